@@ -1,0 +1,3 @@
+"""Thin Typer commands; each imports its heavy modules inside the command."""
+
+__all__: list[str] = []

@@ -1,0 +1,25 @@
+"""The ``fracturelab`` command. Commands import their heavy modules only when they run."""
+
+from __future__ import annotations
+
+import typer
+
+from fracturelab.cli.spine import app as spine_app
+from fracturelab.cli.synth import app as synth_app
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="fracturelab",
+    help="Detect and characterise bone fractures in medical images.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(spine_app, name="spine")
+app.add_typer(synth_app, name="synth")
+
+
+def main() -> None:
+    """Entry point of the ``fracturelab`` console script."""
+    app()

@@ -1,0 +1,3 @@
+"""Spine CT: per-vertebra morphometry, Genant grading and reports."""
+
+__all__: list[str] = []
