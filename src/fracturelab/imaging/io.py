@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
-import tempfile
 from pathlib import Path
 
 from fracturelab.errors import InputError
@@ -91,18 +89,11 @@ def write_volume(volume: Volume, path: str | Path) -> Path:
     """
     import SimpleITK as sitk
 
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    suffix = "".join(target.suffixes) or ".nii.gz"
-    handle, tmp_name = tempfile.mkstemp(suffix=suffix, dir=target.parent, prefix=".tmp-")
-    os.close(handle)
-    try:
-        sitk.WriteImage(volume.to_sitk(), tmp_name, useCompression=True)
-        Path(tmp_name).replace(target)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
-    return target
+    from fracturelab.outputs import atomic_path
+
+    with atomic_path(path) as temporary:
+        sitk.WriteImage(volume.to_sitk(), str(temporary), useCompression=True)
+    return Path(path)
 
 
 def _first_line(text: str) -> str:

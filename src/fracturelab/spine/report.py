@@ -1,0 +1,217 @@
+"""Per-vertebra results of a spine analysis, and their JSON and CSV files (contract)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fracturelab.outputs import atomic_write_text
+
+__all__ = ["SCHEMA_VERSION", "SpineReport", "VertebraResult"]
+
+#: Version of the ``vertebrae.json`` layout; see the README before changing it.
+SCHEMA_VERSION = "1.0"
+
+_CSV_COLUMNS = (
+    "level", "label", "status", "height_anterior_mm", "height_middle_mm", "height_posterior_mm",
+    "height_loss_pct", "genant_grade", "morphology", "decided_by", "ratio_ha_hp", "ratio_hm_hp",
+    "ratio_hp_expected", "expected_posterior_height_mm", "depth_mm", "volume_mm3",
+    "centroid_x_mm", "centroid_y_mm", "centroid_z_mm", "reason", "warnings",
+)  # fmt: skip
+
+
+@dataclass
+class VertebraResult:
+    """What fracturelab concludes about one vertebra.
+
+    ``status`` is ``graded``, ``incomplete`` (not gradable: cut by the field of view, too small,
+    a level Genant grading does not cover) or ``failed`` (implausible shape). ``genant_grade``
+    and ``morphology`` are ``None`` unless graded; ``morphology`` is ``normal`` for grade 0.
+    Positions are LPS millimetres.
+    """
+
+    level: str
+    label: int
+    status: str
+    centroid_mm: list[float]
+    volume_mm3: float
+    heights_mm: dict[str, float] | None = None
+    height_loss_pct: float | None = None
+    genant_grade: int | None = None
+    morphology: str | None = None
+    decided_by: str | None = None
+    ratios: dict[str, float] | None = None
+    expected_posterior_height_mm: float | None = None
+    depth_mm: float | None = None
+    height_spread_mm: dict[str, float] | None = None
+    body_center_mm: list[float] | None = None
+    superior_axis: list[float] | None = None
+    anterior_axis: list[float] | None = None
+    reason: str | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def is_fractured(self) -> bool:
+        """Graded 1 or worse."""
+        return self.genant_grade is not None and self.genant_grade >= 1
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dictionary, numbers rounded to what is meaningful."""
+        data = asdict(self)
+        for key in ("heights_mm", "height_spread_mm"):
+            if data[key] is not None:
+                data[key] = {k: round(v, 2) for k, v in data[key].items()}
+        if data["ratios"] is not None:
+            data["ratios"] = {k: round(v, 3) for k, v in data["ratios"].items()}
+        for key in ("centroid_mm", "body_center_mm"):
+            if data[key] is not None:
+                data[key] = [round(v, 2) for v in data[key]]
+        for key in ("superior_axis", "anterior_axis"):
+            if data[key] is not None:
+                data[key] = [round(v, 4) for v in data[key]]
+        for key, digits in (
+            ("height_loss_pct", 1),
+            ("expected_posterior_height_mm", 2),
+            ("depth_mm", 2),
+            ("volume_mm3", 0),
+        ):
+            if data[key] is not None:
+                data[key] = round(data[key], digits)
+        return data
+
+    def csv_row(self) -> dict[str, Any]:
+        """One flat row for ``vertebrae.csv``."""
+        heights = self.heights_mm or {}
+        ratios = self.ratios or {}
+        data = self.to_dict()
+
+        def value(key: str, source: dict[str, float], digits: int) -> Any:
+            return round(source[key], digits) if key in source else ""
+
+        return {
+            "level": self.level,
+            "label": self.label,
+            "status": self.status,
+            "height_anterior_mm": value("anterior", heights, 2),
+            "height_middle_mm": value("middle", heights, 2),
+            "height_posterior_mm": value("posterior", heights, 2),
+            "height_loss_pct": _blank(data["height_loss_pct"]),
+            "genant_grade": _blank(self.genant_grade),
+            "morphology": _blank(self.morphology),
+            "decided_by": _blank(self.decided_by),
+            "ratio_ha_hp": value("Ha/Hp", ratios, 3),
+            "ratio_hm_hp": value("Hm/Hp", ratios, 3),
+            "ratio_hp_expected": value("Hp/Hp_expected", ratios, 3),
+            "expected_posterior_height_mm": _blank(data["expected_posterior_height_mm"]),
+            "depth_mm": _blank(data["depth_mm"]),
+            "volume_mm3": data["volume_mm3"],
+            "centroid_x_mm": data["centroid_mm"][0],
+            "centroid_y_mm": data["centroid_mm"][1],
+            "centroid_z_mm": data["centroid_mm"][2],
+            "reason": _blank(self.reason),
+            "warnings": "; ".join(self.warnings),
+        }
+
+
+@dataclass
+class SpineReport:
+    """All vertebrae of one scan, in cranio-caudal order, and how they were read.
+
+    Args:
+        vertebrae: One result per vertebra label.
+        label_convention: Numbering of the label map (``verse``, ``totalseg_v2`` ...).
+        label_detection: What was detected about the label map, in words.
+        inputs: Paths of the CT and label map (``None`` for in-memory volumes).
+        ct_geometry: Shape, spacing (mm) and orientation of the CT grid.
+        method: Measuring options, for provenance.
+    """
+
+    vertebrae: list[VertebraResult]
+    label_convention: str
+    label_detection: str
+    inputs: dict[str, str | None] = field(default_factory=dict)
+    ct_geometry: dict[str, Any] = field(default_factory=dict)
+    method: dict[str, Any] = field(default_factory=dict)
+
+    def __getitem__(self, level: str) -> VertebraResult:
+        for vertebra in self.vertebrae:
+            if vertebra.level == level.upper():
+                return vertebra
+        known = ", ".join(v.level for v in self.vertebrae)
+        raise KeyError(f"no vertebra {level!r} in this report; it has {known}")
+
+    @property
+    def summary(self) -> dict[str, Any]:
+        """Counts of vertebrae and fractures, and the worst grade (``None`` if none graded)."""
+        graded = [v for v in self.vertebrae if v.status == "graded"]
+        grades = [v.genant_grade for v in graded if v.genant_grade is not None]
+        return {
+            "n_vertebrae": len(self.vertebrae),
+            "n_graded": len(graded),
+            "n_incomplete": sum(v.status == "incomplete" for v in self.vertebrae),
+            "n_failed": sum(v.status == "failed" for v in self.vertebrae),
+            "n_fractured": sum(v.is_fractured for v in graded),
+            "max_grade": max(grades) if grades else None,
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``vertebrae.json`` document."""
+        from fracturelab import __version__
+
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "fracturelab_version": __version__,
+            "label_convention": self.label_convention,
+            "label_detection": self.label_detection,
+            "inputs": self.inputs,
+            "ct_geometry": self.ct_geometry,
+            "method": self.method,
+            "vertebrae": [v.to_dict() for v in self.vertebrae],
+            "summary": self.summary,
+        }
+
+    def to_json(self) -> str:
+        """The ``vertebrae.json`` text."""
+        return json.dumps(self.to_dict(), indent=2) + "\n"
+
+    def to_csv(self) -> str:
+        """The ``vertebrae.csv`` text, one row per vertebra."""
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=_CSV_COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        for vertebra in self.vertebrae:
+            writer.writerow(vertebra.csv_row())
+        return buffer.getvalue()
+
+    def write(self, out_dir: str | Path) -> dict[str, Path]:
+        """Write ``vertebrae.json`` and ``vertebrae.csv`` (atomically) into ``out_dir``."""
+        folder = Path(out_dir)
+        return {
+            "json": atomic_write_text(folder / "vertebrae.json", self.to_json()),
+            "csv": atomic_write_text(folder / "vertebrae.csv", self.to_csv()),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SpineReport:
+        """Rebuild a report from a ``vertebrae.json`` document."""
+        names = set(VertebraResult.__dataclass_fields__)
+        vertebrae = [
+            VertebraResult(**{k: v for k, v in item.items() if k in names})
+            for item in data["vertebrae"]
+        ]
+        return cls(
+            vertebrae=vertebrae,
+            label_convention=data["label_convention"],
+            label_detection=data.get("label_detection", ""),
+            inputs=data.get("inputs", {}),
+            ct_geometry=data.get("ct_geometry", {}),
+            method=data.get("method", {}),
+        )
+
+
+def _blank(value: Any) -> Any:
+    return "" if value is None else value
