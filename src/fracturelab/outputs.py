@@ -17,6 +17,7 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
 
     Args:
         target: Final file path; its folder is created if needed.
+
     """
     final = Path(target)
     final.parent.mkdir(parents=True, exist_ok=True)

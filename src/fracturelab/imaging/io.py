@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from fracturelab.errors import InputError
 from fracturelab.imaging.volume import Volume
+
+if TYPE_CHECKING:
+    import SimpleITK as sitk
 
 __all__ = ["read_volume", "write_volume"]
 
@@ -29,6 +33,7 @@ def read_volume(path: str | Path, *, role: str = "image") -> Volume:
 
     Raises:
         InputError: If the path is missing, unreadable, or not a single-channel 3D image.
+
     """
     import SimpleITK as sitk
 
@@ -57,21 +62,22 @@ def read_volume(path: str | Path, *, role: str = "image") -> Volume:
     return Volume.from_sitk(image, path=source)
 
 
-def _read_dicom_folder(folder: Path) -> sitk.Image:  # noqa: F821 - imported lazily
+def _read_dicom_folder(folder: Path) -> sitk.Image:
     import SimpleITK as sitk
 
     reader = sitk.ImageSeriesReader()
     series = [uid for uid in reader.GetGDCMSeriesIDs(str(folder))]
     if not series:
-        raise InputError(
-            f"folder {folder}: holds no DICOM series; give {_FORMATS}"
-        )
+        raise InputError(f"folder {folder}: holds no DICOM series; give {_FORMATS}")
     files_per_series = {uid: reader.GetGDCMSeriesFileNames(str(folder), uid) for uid in series}
     chosen = max(files_per_series, key=lambda uid: len(files_per_series[uid]))
     if len(series) > 1:
         logger.warning(
             "%s holds %d DICOM series; reading %s with %d slices",
-            folder, len(series), chosen or "(no UID)", len(files_per_series[chosen]),
+            folder,
+            len(series),
+            chosen or "(no UID)",
+            len(files_per_series[chosen]),
         )
     reader.SetFileNames(files_per_series[chosen])
     return reader.Execute()
@@ -86,6 +92,7 @@ def write_volume(volume: Volume, path: str | Path) -> Path:
 
     Returns:
         The destination path.
+
     """
     import SimpleITK as sitk
 

@@ -35,6 +35,7 @@ class Volume:
 
     Raises:
         InputError: If the array is not 3D or the affine is not a valid 4 x 4 geometry.
+
     """
 
     def __init__(
@@ -111,6 +112,7 @@ class Volume:
 
         Returns:
             LPS positions in mm, same shape as ``indices``.
+
         """
         ijk = np.asarray(indices, dtype=float)
         return np.asarray(ijk @ self.affine[:3, :3].T + self.affine[:3, 3], dtype=float)
@@ -123,6 +125,7 @@ class Volume:
 
         Returns:
             Continuous voxel indices, same shape as ``points_mm``.
+
         """
         xyz = np.asarray(points_mm, dtype=float) - self.affine[:3, 3]
         return np.asarray(xyz @ np.linalg.inv(self.affine[:3, :3]).T, dtype=float)
@@ -162,17 +165,18 @@ class Volume:
         return image
 
     def with_array(self, array: npt.ArrayLike) -> Volume:
-        """A volume on the same grid holding other voxel values, shape ``(I, J, K)``."""
+        """Return a volume on the same grid holding other voxels, shape ``(I, J, K)``."""
         data = np.asarray(array)
         if data.shape != self.shape:
             raise InputError(f"array shape {data.shape} differs from the grid {self.shape}")
         return Volume(data, self.affine.copy(), path=self.path)
 
     def reoriented(self, orientation: str) -> Volume:
-        """The same voxels stored with another axis order and direction (lossless).
+        """Return the same voxels stored with another axis order and direction (lossless).
 
         Args:
             orientation: Three-letter code such as ``"RAS"``, ``"LPS"`` or ``"PIR"``.
+
         """
         import SimpleITK as sitk
 
@@ -192,15 +196,18 @@ class Volume:
         Args:
             reference: Volume whose grid (shape, spacing, origin, direction) is used.
             nearest: Nearest-neighbour interpolation (for label maps); linear otherwise.
+
         """
         import SimpleITK as sitk
 
         interpolator = sitk.sitkNearestNeighbor if nearest else sitk.sitkLinear
-        image = sitk.Resample(self.to_sitk(), reference.to_sitk(), sitk.Transform(), interpolator, 0)
+        image = sitk.Resample(
+            self.to_sitk(), reference.to_sitk(), sitk.Transform(), interpolator, 0
+        )
         return Volume.from_sitk(image, path=self.path)
 
     def on_grid_of(self, reference: Volume) -> Volume | None:
-        """This volume laid out like ``reference`` if both sample the same voxel centres.
+        """Return this volume laid out like ``reference`` if both sample the same voxel centres.
 
         A label map stored in another orientation than its CT (say LAS against LPS) samples the
         same points; reorienting it is lossless. Returns ``None`` when the grids really differ.

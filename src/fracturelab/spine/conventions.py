@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -24,6 +25,7 @@ class LabelConvention:
         description: One line for messages.
         levels: Label value -> level name, for the labels that are vertebrae.
         max_label: Largest label value the convention uses at all (organs included).
+
     """
 
     name: str
@@ -78,6 +80,7 @@ def choose_convention(name: str) -> LabelConvention:
 
     Raises:
         InputError: If ``name`` is unknown.
+
     """
     key = name.strip().lower().replace("-", "_")
     if key in CONVENTIONS:
@@ -106,6 +109,7 @@ def detect_convention(
 
     Raises:
         InputError: If no convention fits the label values, or none finds a vertebra.
+
     """
     labels = sorted(centroids_mm)
     candidates = [c for c in CONVENTIONS.values() if labels[-1] <= c.max_label]
@@ -142,7 +146,7 @@ def _chain_score(
 ) -> int:
     ordered = sorted(found, key=lambda lab: level_index(found[lab]))
     score = 0
-    for upper, lower in zip(ordered, ordered[1:], strict=False):
+    for upper, lower in itertools.pairwise(ordered):
         gap = level_index(found[lower]) - level_index(found[upper])
         if gap > 3:
             continue

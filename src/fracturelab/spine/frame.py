@@ -33,6 +33,7 @@ class VertebraFrame:
         right: Unit vector towards the patient's right, shape ``(3,)``.
         anterior: Unit vector towards the front, shape ``(3,)``.
         superior: Unit vector towards the head, shape ``(3,)``.
+
     """
 
     origin_mm: Vector
@@ -73,6 +74,7 @@ class BodyFootprint:
         r0_mm: Local r of pixel column 0's centre.
         a0_mm: Local a of pixel row 0's centre.
         centre_ra_mm: Centroid of the body raster in local (r, a) mm, shape ``(2,)``.
+
     """
 
     body: npt.NDArray[np.bool_]
@@ -84,7 +86,7 @@ class BodyFootprint:
 
     def body_extent_a(self, r_mm: float) -> tuple[float, float] | None:
         """Smallest and largest local a (mm) of body pixels in the column at ``r_mm``."""
-        column = int(round((r_mm - self.r0_mm) / self.pixel_mm))
+        column = round((r_mm - self.r0_mm) / self.pixel_mm)
         if not 0 <= column < self.body.shape[0]:
             return None
         rows = np.flatnonzero(self.body[column])
@@ -113,6 +115,7 @@ def fit_frame(
     Returns:
         The frame (origin at the vertebra's centroid), the body footprint in that frame, and
         the local coordinates of the points, shape ``(N, 3)``.
+
     """
     centroid = points_mm.mean(axis=0)
     frame = VertebraFrame.from_axes(centroid, superior_hint, _PATIENT_ANTERIOR)
@@ -141,6 +144,7 @@ def endplate_surfaces(
     Returns:
         Local (r, a) of the core pixels ``(M, 2)``, and the highest and lowest s of the body
         voxels over each, both ``(M,)``.
+
     """
     from scipy import ndimage
 

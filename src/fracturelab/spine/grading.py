@@ -37,6 +37,7 @@ class Grading:
         decided_by: The ratio that gave the largest reduction, e.g. ``"Ha/Hp"``.
         ratios: ``Ha/Hp``, ``Hm/Hp`` and, when neighbours allow, ``Hp/Hp_expected``.
         expected_posterior_mm: Posterior height expected from the neighbours, or ``None``.
+
     """
 
     height_loss_pct: float
@@ -68,6 +69,7 @@ def grade_vertebrae(measurements: list[VertebraMeasurement]) -> dict[int, Gradin
 
     Returns:
         Label value -> grading, for the measured vertebrae.
+
     """
     measured = [m for m in measurements if m.status == "measured" and m.heights_mm]
     gradings: dict[int, Grading] = {}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -32,6 +33,7 @@ class VertebraLabelMap:
             ``totalseg_folder``).
         detection: What was detected or chosen, for the user.
         boxes: Label value -> bounding box of its voxels as array slices.
+
     """
 
     volume: Volume
@@ -65,9 +67,10 @@ def load_vertebra_labels(
     Raises:
         InputError: For unreadable, non-integer, empty or mismatched label maps, unknown
             conventions, or label maps without vertebrae.
+
     """
-    per_level = isinstance(source, (str, Path)) and _per_level_files(Path(source))
-    if per_level:
+    per_level = {} if isinstance(source, Volume) else _per_level_files(Path(source))
+    if per_level and not isinstance(source, Volume):
         volume, note = _combine_per_level(Path(source), per_level)
     else:
         volume = source if isinstance(source, Volume) else read_volume(source, role="label map")
@@ -83,7 +86,10 @@ def load_vertebra_labels(
         return VertebraLabelMap(volume, levels, "totalseg_folder", note, boxes)
     if convention.strip().lower() == "auto":
         centres = {label: volume.index_to_world(_box_centre(box)) for label, box in boxes.items()}
-        chosen, detection = detect_convention(centres)
+        try:
+            chosen, detection = detect_convention(centres)
+        except InputError as error:
+            raise InputError(f"label map {name}: {error}") from None
     else:
         chosen = choose_convention(convention)
         detection = f"using {chosen.description} as requested"
@@ -96,7 +102,7 @@ def load_vertebra_labels(
     return VertebraLabelMap(volume, levels, chosen.name, detection, boxes)
 
 
-def _integer_labels(array: npt.NDArray[np.generic], name: str) -> npt.NDArray[np.integer]:
+def _integer_labels(array: npt.NDArray[Any], name: str) -> npt.NDArray[np.integer[Any]]:
     if array.dtype.kind == "b":
         return array.astype(np.uint8)
     if array.dtype.kind == "f":
@@ -116,7 +122,7 @@ def _integer_labels(array: npt.NDArray[np.generic], name: str) -> npt.NDArray[np
         raise InputError(f"label map {name}: holds negative labels; labels must be >= 0")
     top = int(array.max()) if array.size else 0
     target = np.uint8 if top < 256 else np.uint16 if top < 65536 else np.int64
-    return array if array.dtype == target else array.astype(target)
+    return np.asarray(array, dtype=target)
 
 
 def _onto_grid(volume: Volume, reference: Volume, name: str, resample: bool) -> Volume:
@@ -138,7 +144,7 @@ def _describe(volume: Volume) -> str:
     return f"{shape} voxels of {spacing} mm at ({origin}) {volume.orientation}"
 
 
-def _bounding_boxes(array: npt.NDArray[np.integer]) -> dict[int, tuple[slice, slice, slice]]:
+def _bounding_boxes(array: npt.NDArray[np.integer[Any]]) -> dict[int, tuple[slice, slice, slice]]:
     from scipy import ndimage
 
     boxes: dict[int, tuple[slice, slice, slice]] = {}
@@ -174,7 +180,8 @@ def _combine_per_level(folder: Path, files: dict[str, Path]) -> tuple[Volume, st
         if placed is None:
             raise InputError(
                 f"label map {files[level]}: grid {_describe(part)} differs from "
-                f"{files[ordered[0]].name}'s {_describe(first)}; all per-level files must share one grid"
+                f"{files[ordered[0]].name}'s {_describe(first)}; "
+                "all per-level files must share one grid"
             )
         mask = np.asarray(placed.array) > 0
         if np.any(combined[mask]):

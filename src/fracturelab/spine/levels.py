@@ -31,6 +31,7 @@ def level_index(level: str) -> int:
 
     Raises:
         InputError: If ``level`` is not a known level name.
+
     """
     try:
         return LEVELS.index(level.upper())
@@ -52,6 +53,7 @@ def parse_level_range(text: str) -> tuple[str, ...]:
 
     Raises:
         InputError: If a name is unknown or the range is empty.
+
     """
     names: list[str] = []
     for part in (p.strip() for p in text.split(",") if p.strip()):

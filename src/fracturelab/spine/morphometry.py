@@ -31,6 +31,7 @@ class MorphometryOptions:
         slab_half_width_mm: Half width of the mid-sagittal slab of measuring lines.
         min_volume_mm3: Vertebrae smaller than this are too small to measure.
         max_body_height_mm: Taller bodies are implausible (merged vertebrae).
+
     """
 
     wall_inset: float = 0.10
@@ -82,6 +83,7 @@ def measure_vertebra(
 
     Returns:
         The measurement; heights are ``None`` unless ``status`` is ``measured``.
+
     """
     measurement = _measure(sample, superior_hint, options or MorphometryOptions())
     if measurement.status == "failed" and sample.touches_edge:
@@ -113,9 +115,7 @@ def _measure(
     ra, top, bottom = endplate_surfaces(footprint, local)
     mid_s = float(np.median((top + bottom) / 2.0)) if len(ra) else 0.0
     centre_local = np.array([footprint.centre_ra_mm[0], footprint.centre_ra_mm[1], mid_s])
-    body = VertebraFrame(
-        frame.to_world(centre_local), frame.right, frame.anterior, frame.superior
-    )
+    body = VertebraFrame(frame.to_world(centre_local), frame.right, frame.anterior, frame.superior)
     base.frame = body
     step = float(np.clip(0.2 * spacing.min(), 0.05, 0.5))
     reach = float(np.ptp(local, axis=0).max()) + 10.0
@@ -234,11 +234,12 @@ def _slab(opts: MorphometryOptions) -> npt.NDArray[np.float64]:
 def _run_through_zero(
     t: npt.NDArray[np.float64], values: npt.NDArray[np.float64]
 ) -> tuple[float, float, int, int] | None:
-    """The run of ``values >= 0.5`` containing t = 0 (else the nearest run).
+    """Find the run of ``values >= 0.5`` containing t = 0 (else the nearest run).
 
     Returns:
         Sub-sample start and end positions (where the interpolated mask crosses 0.5) and the
         first and last sample indices of the run; ``None`` when there is no run.
+
     """
     inside = values >= 0.5
     if not inside.any():
@@ -255,7 +256,9 @@ def _run_through_zero(
     return _crossing(t, values, i0, i0 - 1), _crossing(t, values, i1, i1 + 1), i0, i1
 
 
-def _crossing(t: npt.NDArray[np.float64], v: npt.NDArray[np.float64], inside: int, out: int) -> float:
+def _crossing(
+    t: npt.NDArray[np.float64], v: npt.NDArray[np.float64], inside: int, out: int
+) -> float:
     if out < 0 or out >= len(t):
         return float(t[inside])
     denom = v[inside] - v[out]

@@ -68,6 +68,7 @@ def analyze(
 
     Raises:
         InputError: For unreadable or inconsistent inputs (the message names the file).
+
     """
     opts = options or MorphometryOptions()
     if isinstance(vertebrae, VertebraLabelMap):
@@ -95,6 +96,12 @@ def analyze(
             measurement = VertebraMeasurement(
                 sample.label, sample.level, "failed", sample.centroid_mm, sample.volume_mm3,
                 reason=implausible[sample.label],
+            )  # fmt: skip
+        elif not _has_neighbour(sample, samples):
+            measurement = VertebraMeasurement(
+                sample.label, sample.level, "incomplete", sample.centroid_mm, sample.volume_mm3,
+                reason="no neighbouring vertebra in the label map: no spine axis and no "
+                "reference height to compare with",
             )  # fmt: skip
         else:
             hint = _superior_hint(sample, samples, centroids)
@@ -139,9 +146,14 @@ def _superior_hint(
     upper = centroids[above[-1].label] if above else sample.centroid_mm
     lower = centroids[below[0].label] if below else sample.centroid_mm
     direction = upper - lower
-    if not above and not below or np.linalg.norm(direction) < 1e-6:
+    if (not above and not below) or np.linalg.norm(direction) < 1e-6:
         return _PATIENT_SUPERIOR
     return np.asarray(direction / np.linalg.norm(direction), dtype=float)
+
+
+def _has_neighbour(sample: VertebraSample, samples: list[VertebraSample]) -> bool:
+    here = level_index(sample.level)
+    return any(0 < abs(level_index(s.level) - here) <= _MAX_NEIGHBOUR_STEPS for s in samples)
 
 
 def _implausible_volumes(samples: list[VertebraSample]) -> dict[int, str]:

@@ -128,6 +128,7 @@ class SpineReport:
         inputs: Paths of the CT and label map (``None`` for in-memory volumes).
         ct_geometry: Shape, spacing (mm) and orientation of the CT grid.
         method: Measuring options, for provenance.
+
     """
 
     vertebrae: list[VertebraResult]
@@ -159,7 +160,7 @@ class SpineReport:
         }
 
     def to_dict(self) -> dict[str, Any]:
-        """The ``vertebrae.json`` document."""
+        """Return the ``vertebrae.json`` document as a dictionary."""
         from fracturelab import __version__
 
         return {
@@ -175,11 +176,11 @@ class SpineReport:
         }
 
     def to_json(self) -> str:
-        """The ``vertebrae.json`` text."""
+        """Return the ``vertebrae.json`` text."""
         return json.dumps(self.to_dict(), indent=2) + "\n"
 
     def to_csv(self) -> str:
-        """The ``vertebrae.csv`` text, one row per vertebra."""
+        """Return the ``vertebrae.csv`` text, one row per vertebra."""
         buffer = io.StringIO()
         writer = csv.DictWriter(buffer, fieldnames=_CSV_COLUMNS, lineterminator="\n")
         writer.writeheader()

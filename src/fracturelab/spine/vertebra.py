@@ -30,6 +30,7 @@ class VertebraSample:
         voxel_volume_mm3: Volume of one voxel in mm^3.
         touches_edge: Whether any voxel lies on the outer face of the scan (cut by the field
             of view somewhere, posterior elements included).
+
     """
 
     label: int
@@ -88,6 +89,7 @@ class VertebraSample:
 
         Returns:
             Values in [0, 1], shape ``(...)``.
+
         """
         from scipy import ndimage
 
@@ -104,6 +106,7 @@ class VertebraSample:
 
         Returns:
             Boolean array, shape ``(...)``.
+
         """
         index = self.grid.world_to_index(points_mm.reshape(-1, 3))
         upper = np.array(self.grid.shape) - 1

@@ -1,0 +1,5 @@
+"""``python -m fracturelab``: the same as the ``fracturelab`` command."""
+
+from fracturelab.cli.main import main
+
+main()

@@ -1,0 +1,106 @@
+"""``fracturelab spine``: vertebral fracture grading on CT."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from fracturelab.cli._common import user_errors
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from fracturelab.spine.report import SpineReport
+
+__all__ = ["app"]
+
+app = typer.Typer(help="Spine CT: per-vertebra height morphometry and Genant grades.",
+                  no_args_is_help=True)  # fmt: skip
+
+
+@app.command()
+def analyze(
+    ct: Annotated[
+        Path, typer.Option(help="CT: NIfTI, MHA/MHD, NRRD file or a DICOM series folder.")
+    ],
+    vertebrae: Annotated[
+        Path,
+        typer.Option(
+            help="Vertebra label map (same formats) or a folder of TotalSegmentator "
+            "per-level files (vertebrae_L1.nii.gz ...)."
+        ),
+    ],
+    out: Annotated[
+        Path, typer.Option(help="Output folder for vertebrae.json/.csv and overview.png.")
+    ],
+    labels: Annotated[
+        str, typer.Option(help="Label convention: auto, verse, totalseg_v2 or totalseg_v1.")
+    ] = "auto",
+    resample_labels: Annotated[
+        bool,
+        typer.Option(help="Resample a label map on another grid onto the CT (nearest neighbour)."),
+    ] = False,
+    overview: Annotated[bool, typer.Option(help="Draw overview.png.")] = True,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No table, no progress.")] = False,
+) -> None:
+    """Measure and grade every vertebra: heights (mm), height loss (%), Genant grade, morphology."""
+    with user_errors():
+        from rich.console import Console
+        from rich.progress import Progress
+
+        from fracturelab.spine.overview import render_overview
+        from fracturelab.spine.pipeline import analyze as run_analysis
+        from fracturelab.spine.pipeline import load_inputs
+
+        console = Console(stderr=True, quiet=quiet)
+        with console.status("reading CT and label map"):
+            ct_volume, label_map = load_inputs(
+                ct, vertebrae, labels=labels, resample_labels=resample_labels
+            )
+        console.print(f"[dim]{label_map.detection}[/dim]")
+        with Progress(console=console, transient=True) as progress:
+            task = progress.add_task("measuring vertebrae", total=len(label_map.levels))
+
+            def advance(done: int, total: int, level: str) -> None:
+                progress.update(task, completed=done, description=f"measured {level}")
+
+            report = run_analysis(ct_volume, label_map, progress=advance)
+            written: dict[str, Path] = {}
+            if overview:
+                progress.update(task, description="drawing overview")
+                written["overview"] = render_overview(
+                    ct_volume, label_map.volume, report, Path(out) / "overview.png"
+                )
+            written.update(report.write(out))
+        if not quiet:
+            Console().print(_table(report))
+        for path in written.values():
+            console.print(f"wrote {path}")
+
+
+def _table(report: SpineReport) -> Table:
+    from rich.table import Table
+
+    table = Table(title="Vertebrae", title_justify="left")
+    for column in ("level", "status", "Ha mm", "Hm mm", "Hp mm", "loss %", "grade", "type"):
+        table.add_column(column, justify="right" if "mm" in column or "%" in column else "left")
+    style = {0: "green", 1: "yellow", 2: "dark_orange", 3: "bold red"}
+    for v in report.vertebrae:
+        heights = v.heights_mm or {}
+        row = [
+            v.level,
+            v.status if v.status == "graded" else f"{v.status}: {v.reason or ''}",
+            *(
+                f"{heights[k]:.1f}" if k in heights else ""
+                for k in ("anterior", "middle", "posterior")
+            ),
+            f"{v.height_loss_pct:.1f}" if v.height_loss_pct is not None else "",
+            str(v.genant_grade) if v.genant_grade is not None else "",
+            v.morphology or "",
+        ]
+        table.add_row(
+            *row, style=style.get(v.genant_grade, "dim") if v.genant_grade is not None else "dim"
+        )
+    return table

@@ -1,0 +1,160 @@
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import SimpleITK as sitk
+from typer.testing import CliRunner
+
+from fracturelab.cli.main import app
+from fracturelab.imaging import read_volume, write_volume
+from fracturelab.synth import make_spine_phantom
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def phantom_files(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("phantom")
+    phantom = make_spine_phantom(
+        levels="T11-L2", fractures="T12:2:wedge", spacing_mm=(1.5, 1.5, 1.5)
+    )
+    paths = phantom.save(folder)
+    return paths, phantom.truth
+
+
+def _analyze(ct, labels, out, *extra):
+    args = ["spine", "analyze", "--ct", str(ct), "--vertebrae", str(labels), "--out", str(out)]
+    return runner.invoke(app, [*args, *extra])
+
+
+def _one_line_error(result, *fragments):
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    errors = [line for line in lines if line.startswith("error: ")]
+    assert len(errors) == 1, result.output
+    for fragment in fragments:
+        assert fragment in errors[0], errors[0]
+    assert "Traceback" not in result.output
+
+
+def test_analyze_writes_json_csv_and_overview(phantom_files, tmp_path):
+    paths, truth = phantom_files
+    result = _analyze(paths["ct"], paths["vertebrae"], tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    data = json.loads((tmp_path / "out" / "vertebrae.json").read_text())
+    assert data["schema_version"] == "1.0" and data["label_convention"] == "verse"
+    by_level = {v["level"]: v for v in data["vertebrae"]}
+    assert by_level["T12"]["genant_grade"] == 2 and by_level["T12"]["morphology"] == "wedge"
+    true_t12 = next(v for v in truth["vertebrae"] if v["level"] == "T12")
+    assert abs(by_level["T12"]["heights_mm"]["anterior"] - true_t12["heights_mm"]["anterior"]) < 1.5
+    assert data["summary"]["n_fractured"] == 1 and data["summary"]["max_grade"] == 2
+    csv_lines = (tmp_path / "out" / "vertebrae.csv").read_text().splitlines()
+    assert len(csv_lines) == 1 + len(data["vertebrae"])
+    png = (tmp_path / "out" / "overview.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "T12" in result.output and "wedge" in result.output  # the terminal table
+
+
+def test_missing_file(phantom_files, tmp_path):
+    paths, _ = phantom_files
+    result = _analyze(tmp_path / "nope.nii.gz", paths["vertebrae"], tmp_path / "out")
+    _one_line_error(result, "nope.nii.gz", "no such file")
+    assert not (tmp_path / "out").exists()
+
+
+def test_unreadable_file(phantom_files, tmp_path):
+    paths, _ = phantom_files
+    bad = tmp_path / "broken.nii.gz"
+    bad.write_bytes(b"\x00" * 100)
+    result = _analyze(bad, paths["vertebrae"], tmp_path / "out")
+    _one_line_error(result, "broken.nii.gz", "cannot be read")
+
+
+def test_label_map_on_another_grid_offers_resampling(phantom_files, tmp_path):
+    paths, _ = phantom_files
+    labels = read_volume(paths["vertebrae"])
+    fine = labels.to_sitk()
+    image = sitk.Resample(
+        fine,
+        [s // 2 for s in fine.GetSize()],
+        sitk.Transform(),
+        sitk.sitkNearestNeighbor,
+        fine.GetOrigin(),
+        [s * 2 for s in fine.GetSpacing()],
+        fine.GetDirection(),
+    )
+    coarse = tmp_path / "coarse.nii.gz"
+    sitk.WriteImage(image, str(coarse))
+    result = _analyze(paths["ct"], coarse, tmp_path / "out")
+    _one_line_error(result, "coarse.nii.gz", "--resample-labels")
+    result = _analyze(paths["ct"], coarse, tmp_path / "out", "--resample-labels", "--no-overview")
+    assert result.exit_code == 0, result.output
+
+
+def test_two_dimensional_image(phantom_files, tmp_path):
+    paths, _ = phantom_files
+    flat = tmp_path / "flat.nii.gz"
+    sitk.WriteImage(sitk.Image(64, 64, sitk.sitkInt16), str(flat))
+    _one_line_error(_analyze(flat, paths["vertebrae"], tmp_path / "out"), "flat.nii.gz", "2D")
+
+
+def test_empty_label_map(phantom_files, tmp_path):
+    paths, _ = phantom_files
+    labels = read_volume(paths["vertebrae"])
+    empty = write_volume(labels.with_array(np.zeros(labels.shape, np.uint8)), tmp_path / "e.nii.gz")
+    _one_line_error(_analyze(paths["ct"], empty, tmp_path / "out"), "e.nii.gz", "is empty")
+
+
+def test_labels_matching_no_convention(phantom_files, tmp_path):
+    paths, _ = phantom_files
+    labels = read_volume(paths["vertebrae"])
+    odd = labels.with_array(np.where(labels.array > 0, labels.array.astype(np.uint16) + 500, 0))
+    path = write_volume(odd, tmp_path / "odd.nii.gz")
+    _one_line_error(_analyze(paths["ct"], path, tmp_path / "out"), "match no known convention")
+
+
+def test_label_map_without_vertebrae(phantom_files, tmp_path):
+    paths, _ = phantom_files
+    labels = read_volume(paths["vertebrae"])
+    organs = labels.with_array(np.where(labels.array > 0, 5, 0).astype(np.uint8))
+    organs.array[0, 0, 0] = 90  # an organ label only TotalSegmentator uses
+    path = write_volume(organs, tmp_path / "organs.nii.gz")
+    _one_line_error(_analyze(paths["ct"], path, tmp_path / "out"), "organs.nii.gz", "no vertebra")
+
+
+def test_non_integer_labels(phantom_files, tmp_path):
+    paths, _ = phantom_files
+    labels = read_volume(paths["vertebrae"])
+    soft = write_volume(labels.with_array(labels.array * np.float32(0.3)), tmp_path / "p.nii.gz")
+    _one_line_error(_analyze(paths["ct"], soft, tmp_path / "out"), "p.nii.gz", "non-integer")
+
+
+def test_unknown_convention_suggests_the_closest(phantom_files, tmp_path):
+    paths, _ = phantom_files
+    result = _analyze(paths["ct"], paths["vertebrae"], tmp_path / "out", "--labels", "vers")
+    _one_line_error(result, "did you mean 'verse'")
+
+
+def test_real_process_exits_non_zero_without_traceback(tmp_path):
+    command = [
+        *(sys.executable, "-m", "fracturelab", "spine", "analyze"),
+        *("--ct", str(tmp_path / "x.nii"), "--vertebrae", str(tmp_path / "y.nii")),
+        *("--out", str(tmp_path / "o")),
+    ]
+    completed = subprocess.run(command, capture_output=True, text=True, check=False)
+    assert completed.returncode == 2
+    assert completed.stderr.strip().startswith("error: CT ") and "Traceback" not in completed.stderr
+    assert len(completed.stderr.strip().splitlines()) == 1
+
+
+def test_help_is_fast_and_lists_commands():
+    completed = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "fracturelab", "--help"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert "spine" in completed.stdout and "synth" in completed.stdout
+    heavy = ("SimpleITK", "scipy", "matplotlib", "numpy")
+    imported = [line.split("|")[-1].strip() for line in completed.stderr.splitlines()]
+    assert not [name for name in imported if name.split(".")[0] in heavy]

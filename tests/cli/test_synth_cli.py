@@ -1,0 +1,99 @@
+"""Tests of ``fracturelab synth spine``."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from fracturelab.cli.synth import app
+from fracturelab.imaging import read_volume
+
+runner = CliRunner()
+
+
+def test_spine_writes_the_phantom_and_summarises_fractures(tmp_path: Path) -> None:
+    out = tmp_path / "phantom"
+    result = runner.invoke(
+        app,
+        [
+            "spine", "--out", str(out), "--levels", "T12-L2", "--spacing", "3",
+            "--fractures", "L1:2:wedge", "--orientation", "RAS", "--noise", "0",
+            "--labels", "totalseg_v2", "--seed", "3", "--curvature", "0.5",
+        ],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in out.iterdir()) == ["ct.nii.gz", "truth.json", "vertebrae.nii.gz"]
+    truth = json.loads((out / "truth.json").read_text())
+    l1 = next(e for e in truth["vertebrae"] if e["level"] == "L1")
+    assert (l1["label"], l1["kind"], l1["genant_grade"]) == (31, "wedge", 2)
+    assert truth["parameters"]["seed"] == 3 and truth["parameters"]["curvature"] == 0.5
+    ct = read_volume(out / "ct.nii.gz")
+    assert ct.orientation == "RAS"
+    assert list(ct.spacing_mm) == pytest.approx([3.0, 3.0, 3.0])
+    assert "L1 wedge" in result.stdout and "Genant grade 2" in result.stdout
+    assert "T12-L2" in result.stdout
+
+
+def test_anisotropic_spacing_and_field_of_view(tmp_path: Path) -> None:
+    result = runner.invoke(
+        app,
+        ["spine", "--out", str(tmp_path), "--levels", "L1-L3", "--spacing", "2,2.5,3",
+         "--fov", "120,100,60", "--fractures", "L2:15%:wedge"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    ct = read_volume(tmp_path / "ct.nii.gz")
+    assert ct.shape == (60, 40, 20)
+    assert "Fractured: none" in result.stdout
+    assert "Deformed, below 20 %: L2 wedge, height loss 15 %, Genant grade 0" in result.stdout
+    assert "Cut by the field of view" in result.stdout
+
+
+def test_help_lists_the_options() -> None:
+    result = runner.invoke(app, ["spine", "--help"])
+    assert result.exit_code == 0
+    for option in ("--out", "--fractures", "--levels", "--spacing", "--orientation", "--labels"):
+        assert option in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--fractures", "T12:5:wedge"], "error: fracture 'T12:5:wedge': grade 5 is not 0-3"),
+        (["--fractures", "T12:2:wedg"], "did you mean 'wedge'"),
+        (["--fractures", "S1:2:wedge", "--levels", "L5-S1"], "'S1' cannot be fractured"),
+        (["--fractures", "T4:2:wedge"], "T4 is not among the levels drawn"),
+        (["--levels", "T8-Q1"], "error: level 'Q1' is not a vertebra level"),
+        (["--spacing", "1,x,1"], "error: --spacing '1,x,1' is not valid"),
+        (["--spacing", "1,1"], "error: --spacing '1,1' is not valid"),
+        (["--spacing", "-1"], "error: --spacing '-1' is not valid"),
+        (["--fov", "100,100"], "error: --fov '100,100' is not valid"),
+        (["--orientation", "XYZ"], "error: orientation 'XYZ' is not valid"),
+        (["--labels", "totalseg"], "error: label_convention 'totalseg' is not valid"),
+        (["--curvature", "3"], "error: curvature 3.0 is not valid"),
+        (["--noise", "-5"], "error: noise_hu -5.0 is not valid"),
+        (["--seed", "-1"], "error: seed -1 is not valid"),
+    ],
+)
+def test_bad_input_is_one_error_line_with_exit_code_2(
+    tmp_path: Path, args: list[str], expected: str
+) -> None:
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["spine", "--out", str(out), "--spacing", "3", *args])
+    assert result.exit_code == 2
+    assert expected in result.stderr
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.output
+    assert not out.exists()
+
+
+def test_importing_the_command_stays_light() -> None:
+    code = (
+        "import sys, fracturelab.cli.synth; "
+        "print(sorted(m for m in ('numpy', 'scipy', 'SimpleITK') if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
