@@ -27,6 +27,9 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
     temporary = Path(name)
     try:
         yield temporary
+        umask = os.umask(0)
+        os.umask(umask)
+        temporary.chmod(0o666 & ~umask)  # mkstemp makes owner-only files; follow the umask
         temporary.replace(final)
     finally:
         temporary.unlink(missing_ok=True)

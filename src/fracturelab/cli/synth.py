@@ -1,0 +1,132 @@
+"""``fracturelab synth``: phantoms with known ground truth."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from fracturelab.cli._common import user_errors
+from fracturelab.errors import InputError
+
+__all__ = ["app"]
+
+app = typer.Typer(
+    help="Make phantoms with known ground truth (spine CT with vertebra labels and fractures).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+@app.callback()
+def _synth() -> None:
+    """Make phantoms with known ground truth (spine CT with vertebra labels and fractures)."""
+
+
+@app.command("spine")
+def spine(
+    out: Annotated[
+        Path, typer.Option("--out", help="Folder to write ct.nii.gz, vertebrae.nii.gz, truth.json.")
+    ],
+    fractures: Annotated[
+        str,
+        typer.Option(
+            help="Fractures as LEVEL:GRADE:KIND or LEVEL:LOSS%:KIND, comma-separated; KIND is "
+            "wedge, biconcave or crush. Example: T12:2:wedge,L1:3:crush,L3:32.5%:biconcave."
+        ),
+    ] = "",
+    levels: Annotated[str, typer.Option(help="Levels to draw, e.g. T8-L5 or T12,L1,L2.")] = "T8-L5",
+    spacing: Annotated[
+        str,
+        typer.Option(
+            help="Voxel size in mm along left-right, anterior-posterior and superior-inferior, "
+            "e.g. 0.8,0.8,1; one number for isotropic voxels."
+        ),
+    ] = "1,1,1",
+    orientation: Annotated[
+        str, typer.Option(help="Storage orientation code, e.g. LPS, RAS or PIR.")
+    ] = "LPS",
+    labels: Annotated[
+        str, typer.Option("--labels", help="Label numbering: verse or totalseg_v2.")
+    ] = "verse",
+    seed: Annotated[int, typer.Option(help="Seed of the noise.")] = 0,
+    curvature: Annotated[
+        float, typer.Option(help="Kyphosis/lordosis/scoliosis scale, 0 (straight) to 1.5.")
+    ] = 1.0,
+    noise: Annotated[float, typer.Option(help="Noise standard deviation in HU.")] = 15.0,
+    fov: Annotated[
+        str | None,
+        typer.Option(
+            help="Exact field of view in mm along left-right, anterior-posterior and "
+            "superior-inferior, e.g. 200,200,150, centred on the spine; vertebrae may be cut. "
+            "Default: the whole torso and all vertebrae."
+        ),
+    ] = None,
+) -> None:
+    """Write a CT-like spine phantom, its vertebra label map and the ground truth."""
+    with user_errors():
+        from fracturelab.synth.spine_phantom import make_spine_phantom
+
+        phantom = make_spine_phantom(
+            levels=levels,
+            fractures=fractures,
+            spacing_mm=_triple("--spacing", spacing),
+            orientation=orientation,
+            seed=seed,
+            label_convention=labels,
+            curvature=curvature,
+            noise_hu=noise,
+            fov_mm=None if fov is None else _triple("--fov", fov),
+        )
+        paths = phantom.save(out)
+        _print_summary(phantom.truth, paths)
+
+
+def _triple(option: str, text: str) -> tuple[float, float, float]:
+    hint = (
+        f"{option} {text!r} is not valid; write three numbers in mm separated by commas "
+        "(left-right,anterior-posterior,superior-inferior) like 0.8,0.8,1, or one number"
+    )
+    try:
+        values = [float(part) for part in text.split(",")]
+    except ValueError:
+        raise InputError(hint) from None
+    if len(values) == 1:
+        values *= 3
+    if len(values) != 3 or not all(math.isfinite(v) and v > 0 for v in values):
+        raise InputError(hint)
+    return values[0], values[1], values[2]
+
+
+def _print_summary(truth: dict[str, Any], paths: dict[str, Path]) -> None:
+    from rich.console import Console
+
+    console = Console()
+    entries: list[dict[str, Any]] = truth["vertebrae"]
+    shape = " x ".join(str(n) for n in truth["shape"])
+    spacing = " x ".join(f"{s:g}" for s in truth["spacing_mm"])
+    names = [entry["level"] for entry in entries]
+    console.print(f"Wrote a spine phantom to [bold]{paths['truth'].parent}[/bold]")
+    console.print(
+        f"  {paths['ct'].name}: CT in HU, {shape} voxels of {spacing} mm, {truth['orientation']}"
+    )
+    console.print(
+        f"  {paths['vertebrae'].name}: {len(names)} vertebrae {names[0]}-{names[-1]} "
+        f"({truth['label_convention']} labels)"
+    )
+    console.print(f"  {paths['truth'].name}: heights, height loss and Genant grade per vertebra")
+    deformed = [entry for entry in entries if entry["kind"] != "normal"]
+    if not any(entry["genant_grade"] > 0 for entry in deformed):
+        console.print("Fractured: none")
+    for entry in deformed:
+        heading = "Fractured" if entry["genant_grade"] > 0 else "Deformed, below 20 %"
+        console.print(
+            f"{heading}: {entry['level']} {entry['kind']}, height loss "
+            f"{entry['height_loss_pct']:g} %, Genant grade {entry['genant_grade']}"
+        )
+    cut = [entry["level"] for entry in entries if not entry["in_field_of_view"]]
+    if cut:
+        console.print(f"Cut by the field of view: {', '.join(cut)}")
