@@ -172,3 +172,26 @@ def test_sacrum_and_upper_cervical_are_listed_but_not_graded():
     report = analyze(phantom.ct, phantom.vertebrae)
     assert report["S1"].status == "incomplete" and report["S1"].genant_grade is None
     assert report["L4"].status == "graded"
+
+
+def test_l6_transitional_vertebra_is_graded():
+    phantom = make_spine_phantom(levels="L3,L4,L5,L6,S1", fractures="L5:3:crush")
+    report = analyze(phantom.ct, phantom.vertebrae)
+    assert [v.level for v in report.vertebrae] == ["L3", "L4", "L5", "L6", "S1"]
+    assert report["L6"].status == "graded" and report["L6"].genant_grade == 0
+    assert report["L5"].genant_grade == 3 and report["L5"].morphology == "crush"
+
+
+def test_totalsegmentator_numbering_is_detected_and_graded_alike():
+    verse = make_spine_phantom(levels="T11-L3", fractures="L1:2:wedge", spacing_mm=(1.5, 1.5, 1.5))
+    totalseg = make_spine_phantom(
+        levels="T11-L3", fractures="L1:2:wedge", spacing_mm=(1.5, 1.5, 1.5),
+        label_convention="totalseg_v2",
+    )  # fmt: skip
+    a = analyze(verse.ct, verse.vertebrae)
+    b = analyze(totalseg.ct, totalseg.vertebrae)
+    assert (a.label_convention, b.label_convention) == ("verse", "totalseg_v2")
+    assert b["L1"].label == 31
+    assert [(v.level, v.genant_grade) for v in a.vertebrae] == [
+        (v.level, v.genant_grade) for v in b.vertebrae
+    ]
