@@ -13,7 +13,7 @@ import numpy.typing as npt
 from fracturelab.errors import InputError
 from fracturelab.imaging import Volume, read_volume
 from fracturelab.spine.conventions import choose_convention, detect_convention
-from fracturelab.spine.levels import VERSE_LABELS, level_index
+from fracturelab.spine.levels import VERSE_LABELS, level_from_verse, level_index
 
 __all__ = ["VertebraLabelMap", "load_vertebra_labels"]
 
@@ -82,7 +82,7 @@ def load_vertebra_labels(
     if not boxes:
         raise InputError(f"label map {name}: is empty (every voxel is 0); give the vertebra masks")
     if per_level:
-        levels = {label: str(_level_of_verse(label)) for label in boxes}
+        levels = {label: str(level_from_verse(label)) for label in boxes}
         return VertebraLabelMap(volume, levels, "totalseg_folder", note, boxes)
     if convention.strip().lower() == "auto":
         centres = {label: volume.index_to_world(_box_centre(box)) for label, box in boxes.items()}
@@ -191,9 +191,3 @@ def _combine_per_level(folder: Path, files: dict[str, Path]) -> tuple[Volume, st
     if overlaps:
         note += f"; overlapping masks at {', '.join(overlaps)} (the lower level wins)"
     return Volume(combined, first.affine, path=folder), note
-
-
-def _level_of_verse(label: int) -> str | None:
-    from fracturelab.spine.levels import level_from_verse
-
-    return level_from_verse(label)

@@ -10,7 +10,7 @@ import numpy as np
 import numpy.typing as npt
 
 from fracturelab.imaging import Volume, read_volume
-from fracturelab.spine.grading import grade_vertebrae
+from fracturelab.spine.grading import Grading, grade_vertebrae
 from fracturelab.spine.labels import VertebraLabelMap, load_vertebra_labels
 from fracturelab.spine.levels import level_index
 from fracturelab.spine.morphometry import MorphometryOptions, VertebraMeasurement, measure_vertebra
@@ -172,9 +172,7 @@ def _implausible_volumes(samples: list[VertebraSample]) -> dict[int, str]:
     return reasons
 
 
-def _result(measurement: VertebraMeasurement, grading: object | None) -> VertebraResult:
-    from fracturelab.spine.grading import Grading
-
+def _result(measurement: VertebraMeasurement, grading: Grading | None) -> VertebraResult:
     frame = measurement.frame
     result = VertebraResult(
         level=measurement.level,
@@ -191,7 +189,7 @@ def _result(measurement: VertebraMeasurement, grading: object | None) -> Vertebr
         reason=measurement.reason,
         warnings=list(measurement.warnings),
     )
-    if isinstance(grading, Grading):
+    if grading is not None:
         result.height_loss_pct = grading.height_loss_pct
         result.genant_grade = grading.genant_grade
         result.morphology = grading.morphology
