@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from fracturelab.cli.femur import app as femur_app
 from fracturelab.cli.spine import app as spine_app
 from fracturelab.cli.synth import app as synth_app
 
@@ -17,6 +18,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(spine_app, name="spine")
+app.add_typer(femur_app, name="femur")
 app.add_typer(synth_app, name="synth")
 
 

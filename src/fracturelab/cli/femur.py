@@ -1,0 +1,132 @@
+"""``fracturelab femur``: the AFF/NFF experiment on a manifest, and prediction on radiographs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from fracturelab.cli._common import user_errors
+
+__all__ = ["app"]
+
+app = typer.Typer(
+    help="Femur radiographs: locate the fracture and classify atypical (AFF) vs normal (NFF).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+@app.callback()
+def _femur() -> None:
+    """Femur radiographs: locate the fracture and classify atypical (AFF) vs normal (NFF)."""
+
+
+@app.command("experiment")
+def experiment(
+    manifest: Annotated[Path, typer.Option(help="Manifest CSV (image,patient_id,label,...).")],
+    out: Annotated[Path, typer.Option(help="Run folder; rerun the command to resume.")],
+    folds: Annotated[int, typer.Option(help="Cross-validation folds.")] = 5,
+    backbones: Annotated[str, typer.Option(help="Backbones to compare: cnn, vit or cnn,vit.")] = (
+        "cnn,vit"
+    ),
+    test_fraction: Annotated[float, typer.Option(help="Share of patients held out.")] = 0.2,
+    model_size: Annotated[
+        str, typer.Option(help="Network size: tiny (tests), small (CPU) or base (GPU).")
+    ] = "small",
+    epochs: Annotated[int, typer.Option(help="Most epochs per classifier.")] = 30,
+    localizer_epochs: Annotated[int, typer.Option(help="Most epochs per localizer.")] = 40,
+    max_steps: Annotated[
+        int | None, typer.Option(help="Cap on optimiser steps per network (smoke tests).")
+    ] = None,
+    batch_size: Annotated[int, typer.Option(help="Images per training step.")] = 16,
+    patience: Annotated[int, typer.Option(help="Early-stopping patience in epochs.")] = 6,
+    localizer_size: Annotated[int, typer.Option(help="Localizer input side in pixels.")] = 256,
+    patch_mm: Annotated[
+        float | None,
+        typer.Option(help="Cut patches of this size in mm (resampled to 224) instead of native."),
+    ] = None,
+    jitter: Annotated[float, typer.Option(help="Centre jitter of training patches, px.")] = 16.0,
+    bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples for the CIs.")] = 2000,
+    seed: Annotated[int, typer.Option(help="Seed of the split and the training.")] = 0,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:N or mps.")] = "auto",
+) -> None:
+    """Train and compare localizers and classifiers; write the report to OUT/report.md."""
+    with user_errors():
+        from fracturelab.femur.config import ExperimentConfig
+        from fracturelab.femur.data import PatchGeometry
+        from fracturelab.femur.experiment import run_experiment
+        from fracturelab.training.trainer import TrainConfig
+
+        def training(max_epochs: int) -> TrainConfig:
+            return TrainConfig(
+                max_epochs=max_epochs,
+                max_steps=max_steps,
+                batch_size=batch_size,
+                patience=patience,
+                seed=seed,
+                device=device,
+            )
+
+        config = ExperimentConfig(
+            n_folds=folds,
+            test_fraction=test_fraction,
+            backbones=tuple(b.strip() for b in backbones.split(",") if b.strip()),
+            model_size=model_size,
+            localizer_input_px=localizer_size,
+            patch=PatchGeometry(224, patch_mm),
+            jitter_px=jitter,
+            localizer_training=training(localizer_epochs),
+            classifier_training=training(epochs),
+            n_bootstrap=bootstrap,
+            seed=seed,
+        )
+        result = run_experiment(manifest, out, config)
+        typer.echo(f"Report: {result.out / 'report.md'} (and report.html)")
+        typer.echo(f"Model for `femur predict`: {result.out / 'models' / 'best'}")
+
+
+@app.command("predict")
+def predict(
+    images: Annotated[list[Path], typer.Argument(help="Radiographs: DICOM, PNG, TIFF or JPEG.")],
+    model: Annotated[Path, typer.Option(help="Model folder, e.g. runs/exp1/models/best.")],
+    out: Annotated[Path, typer.Option(help="Folder for <image>.json and <image>.png.")],
+    pixel_spacing: Annotated[
+        float | None, typer.Option(help="Pixel size in mm when the files do not say.")
+    ] = None,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:N or mps.")] = "auto",
+) -> None:
+    """Locate the fracture and classify AFF vs NFF on each radiograph."""
+    with user_errors():
+        import json
+
+        from rich.console import Console
+        from rich.table import Table
+
+        from fracturelab.femur.bundle import FemurModel
+        from fracturelab.femur.overlay import render_overlay
+        from fracturelab.imaging.radiograph_io import read_radiograph
+        from fracturelab.outputs import atomic_write_text
+        from fracturelab.training.device import select_device
+
+        bundle = FemurModel.load(model, select_device(device))
+        spacing = None if pixel_spacing is None else (pixel_spacing, pixel_spacing)
+        radiographs = [read_radiograph(path, spacing) for path in images]  # all errors first
+        table = Table("image", "centre (px)", "P(AFF)", "label")
+        stems: set[str] = set()
+        for path, radiograph in zip(images, radiographs, strict=True):
+            prediction = bundle.predict(radiograph)
+            stem = path.stem if path.stem not in stems else f"{path.stem}-{len(stems)}"
+            stems.add(stem)
+            atomic_write_text(out / f"{stem}.json", json.dumps(prediction.to_dict(), indent=2))
+            render_overlay(radiograph, prediction, out / f"{stem}.png")
+            centre = (
+                "-"
+                if prediction.center_px is None
+                else f"{prediction.center_px[0]:.0f}, {prediction.center_px[1]:.0f}"
+            )
+            table.add_row(path.name, centre, f"{prediction.p_aff:.3f}", prediction.label)
+        Console().print(table)
+        typer.echo(f"Wrote {len(images)} JSON file(s) and overlay PNG(s) to {out}")

@@ -1,0 +1,189 @@
+"""Metrics of a femur experiment: localisation error, classification, paired comparisons.
+
+Test-set numbers come from the final models; validation numbers are out-of-fold predictions
+of the cross-validation models (each image predicted by the model that did not train on it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+
+from fracturelab.errors import InputError
+
+if TYPE_CHECKING:
+    from fracturelab.femur.experiment import ExperimentResult
+
+__all__ = ["analyse", "model_name"]
+
+FloatArray = npt.NDArray[np.float64]
+
+
+def model_name(approach: str, backbone: str) -> str:
+    """Display name of a classifier, e.g. ``patch-cnn``."""
+    return f"{approach}-{backbone}"
+
+
+def _safe(compute: Callable[[], Any]) -> Any:
+    """Run a statistic; a case it cannot handle (e.g. one class only) gives its reason."""
+    try:
+        return compute()
+    except InputError as error:
+        return {"unavailable": str(error)}
+
+
+def _subsets(result: ExperimentResult) -> dict[str, npt.NDArray[np.int_]]:
+    from fracturelab.femur.splits import TEST
+
+    return {"test": result.splits.indices(TEST), "validation": result.splits.development()}
+
+
+def _spacing(result: ExperimentResult) -> FloatArray:
+    return np.array(
+        [image.spacing_xy_mm or (np.nan, np.nan) for image in result.images], dtype=np.float64
+    )
+
+
+def _localisation(result: ExperimentResult) -> dict[str, Any]:
+    from fracturelab.evaluation import compare_groups, localisation_errors, success_rates
+
+    truth = np.array([image.center_xy_px for image in result.images], dtype=np.float64)
+    labels = result.labels
+    out: dict[str, Any] = {}
+    for backbone, centers in result.centers.items():
+        errors = localisation_errors(centers, truth, _spacing(result))
+        per_subset: dict[str, Any] = {}
+        for subset, chosen in _subsets(result).items():
+            unit, values = ("mm", errors.mm) if np.isfinite(errors.mm[chosen]).any() else (
+                "px", errors.px
+            )  # fmt: skip
+            summary: dict[str, Any] = {"unit": unit}
+            for name, flag in (("AFF", 1), ("NFF", 0), ("all", None)):
+                mask = chosen if flag is None else chosen[labels[chosen] == flag]
+                finite = values[mask][np.isfinite(values[mask])]
+                if finite.size == 0:
+                    summary[name] = {"n": 0}
+                    continue
+                summary[name] = {
+                    "n": int(finite.size),
+                    "median": float(np.median(finite)),
+                    "iqr": [float(np.percentile(finite, 25)), float(np.percentile(finite, 75))],
+                    "mean": float(finite.mean()),
+                    "median_px": float(np.median(errors.px[mask])),
+                }
+                if unit == "mm":
+                    rates = success_rates(finite)
+                    summary[name]["success_rate"] = {f"{k:g}": float(v) for k, v in rates.items()}
+            aff = values[chosen[labels[chosen] == 1]]
+            nff = values[chosen[labels[chosen] == 0]]
+            comparison = _safe(partial(compare_groups, aff, nff))
+            summary["mann_whitney_aff_vs_nff"] = (
+                comparison
+                if isinstance(comparison, dict)
+                else {"u": float(comparison.u_statistic), "p_value": float(comparison.p_value)}
+            )
+            per_subset[subset] = summary
+        out[backbone] = per_subset
+    out["best"] = result.best_localizer
+    return out
+
+
+def _classification(result: ExperimentResult, level: str) -> dict[str, Any]:
+    from fracturelab.evaluation import aggregate_by_patient, binary_metrics, bootstrap_ci
+
+    labels, patients = result.labels, np.array([i.row.patient_id for i in result.images])
+    out: dict[str, Any] = {}
+    for (approach, backbone), p in result.probabilities.items():
+        threshold = result.thresholds[(approach, backbone)]
+        per_subset: dict[str, Any] = {}
+        for subset, chosen in _subsets(result).items():
+            y, scores, groups = labels[chosen], p[chosen].astype(np.float64), patients[chosen]
+            if level == "patient":
+                groups, y, scores = aggregate_by_patient(groups, y, scores)
+            metrics: dict[str, Any] = dict(binary_metrics(y, scores, threshold))
+            ci = _safe(
+                partial(
+                    bootstrap_ci,
+                    y,
+                    scores,
+                    groups,
+                    n_resamples=result.config.n_bootstrap,
+                    seed=result.config.seed,
+                )
+            )
+            metrics["auc_ci"] = ci if isinstance(ci, dict) else [float(ci.low), float(ci.high)]
+            per_subset[subset] = metrics
+        out[model_name(approach, backbone)] = per_subset
+    return out
+
+
+def _pairs(result: ExperimentResult) -> list[tuple[str, str]]:
+    backbones = result.config.backbones
+    pairs = [(model_name("patch", b), model_name("downsample", b)) for b in backbones]
+    if len(backbones) == 2:
+        for approach in ("patch", "downsample"):
+            pairs.append((model_name(approach, backbones[0]), model_name(approach, backbones[1])))
+    return pairs
+
+
+def _comparisons(result: ExperimentResult) -> list[dict[str, Any]]:
+    from fracturelab.evaluation import aggregate_by_patient, delong_test
+    from fracturelab.femur.splits import TEST
+
+    test = result.splits.indices(TEST)
+    labels, patients = (
+        result.labels[test],
+        np.array([i.row.patient_id for i in result.images])[test],
+    )
+    probabilities = {model_name(a, b): p[test] for (a, b), p in result.probabilities.items()}
+    rows = []
+    for first, second in _pairs(result):
+        for level in ("image", "patient"):
+            y, p_a, p_b = labels, probabilities[first], probabilities[second]
+            if level == "patient":
+                _, y, p_a = aggregate_by_patient(patients, labels, p_a)
+                _, _, p_b = aggregate_by_patient(patients, labels, p_b)
+            test_result = _safe(partial(delong_test, y, p_a, p_b))
+            row: dict[str, Any] = {"a": first, "b": second, "level": level, "subset": "test"}
+            if isinstance(test_result, dict):
+                row.update(test_result)
+            else:
+                row.update(
+                    auc_a=test_result.auc_a,
+                    auc_b=test_result.auc_b,
+                    difference=test_result.difference,
+                    ci_difference=list(test_result.ci_difference),
+                    z=test_result.z,
+                    p_value=test_result.p_value,
+                )
+            rows.append(row)
+    return rows
+
+
+def analyse(result: ExperimentResult) -> dict[str, Any]:
+    """All numbers of the report, JSON-ready (also written as ``metrics.json``)."""
+    from fracturelab.femur.splits import TEST
+
+    labels = result.labels
+    return {
+        "dataset": {
+            "images": len(result.images),
+            "patients": len({i.row.patient_id for i in result.images}),
+            "aff_images": int(labels.sum()),
+            "nff_images": int((1 - labels).sum()),
+            "splits": result.splits.summary(),
+            "test_images": int(result.splits.indices(TEST).size),
+        },
+        "localisation": _localisation(result),
+        "classification": {
+            "image": _classification(result, "image"),
+            "patient": _classification(result, "patient"),
+        },
+        "thresholds": {model_name(a, b): t for (a, b), t in result.thresholds.items()},
+        "comparisons": _comparisons(result),
+        "notes": list(result.notes),
+    }

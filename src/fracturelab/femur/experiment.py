@@ -1,0 +1,438 @@
+"""The femur experiment: localizers, patch vs downsample classifiers, CNN vs ViT.
+
+For each backbone and each cross-validation fold a localizer and two classifiers (patch and
+downsample) are trained; out-of-fold validation predictions choose the epochs, the decision
+thresholds and the best models. Final models are then trained on all non-test images and
+score the held-out test set once. Everything is checkpointed in the run folder, so an
+interrupted run resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import statistics
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import torch
+from torch import nn
+
+from fracturelab.errors import InputError
+from fracturelab.femur.bundle import APPROACHES, FemurModel
+from fracturelab.femur.config import ExperimentConfig
+from fracturelab.femur.data import (
+    BaselineDataset,
+    LocalizerDataset,
+    PatchDataset,
+    PreparedImage,
+    prepare_image,
+)
+from fracturelab.femur.heatmap import heatmap_loss
+from fracturelab.femur.inference import predict_centers, predict_probabilities
+from fracturelab.femur.manifest import Manifest
+from fracturelab.femur.networks import build_classifier, build_localizer
+from fracturelab.femur.splits import TEST, Splits, make_splits
+from fracturelab.outputs import atomic_write_text
+from fracturelab.training.trainer import TrainConfig, fit
+
+__all__ = ["ExperimentResult", "run_experiment"]
+
+log = logging.getLogger(__name__)
+FloatArray = npt.NDArray[np.float32]
+
+
+@dataclass
+class ExperimentResult:
+    """Raw predictions of a finished experiment (metrics are computed from these).
+
+    Attributes:
+        out: The run folder.
+        config: Its settings.
+        images: Prepared images, in labelled-manifest order.
+        splits: Split of every image.
+        centers: Per localizer backbone, predicted centres ``(N, 2)``: out-of-fold for
+            development images, from the final model for test images.
+        probabilities: Per ``(approach, backbone)``, P(AFF) ``(N,)``, same rule.
+        thresholds: Per ``(approach, backbone)``, threshold chosen on out-of-fold predictions.
+        best_localizer: Backbone with the lowest out-of-fold localisation error.
+        models: Per ``(approach, backbone)``, the final model (used for figures).
+        notes: Remarks for the report (manifest notes, choices made).
+
+    """
+
+    out: Path
+    config: ExperimentConfig
+    images: list[PreparedImage]
+    splits: Splits
+    centers: dict[str, FloatArray]
+    probabilities: dict[tuple[str, str], FloatArray]
+    thresholds: dict[tuple[str, str], float]
+    best_localizer: str
+    models: dict[tuple[str, str], FemurModel]
+    history: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def labels(self) -> npt.NDArray[np.int_]:
+        """1 for AFF, 0 for NFF, per image."""
+        return np.array([image.label for image in self.images])
+
+
+def _errors_px(centers: FloatArray, images: list[PreparedImage]) -> FloatArray:
+    truth = np.array([image.center_xy_px for image in images], dtype=np.float32)
+    return np.asarray(np.linalg.norm(centers - truth, axis=1), dtype=np.float32)
+
+
+def _auc(labels: npt.NDArray[np.int_], p: FloatArray) -> float:
+    from sklearn.metrics import roc_auc_score
+
+    if len(set(labels.tolist())) < 2:
+        return 0.5
+    return float(roc_auc_score(labels, p))
+
+
+class _Runner:
+    """Trains and predicts; one instance per experiment run."""
+
+    def __init__(self, result: ExperimentResult, progress: Any) -> None:
+        self.r = result
+        self.c = result.config
+        self.progress = progress
+        self.checkpoints = result.out / "checkpoints"
+
+    def _fit(
+        self,
+        name: str,
+        model: nn.Module,
+        train_set: torch.utils.data.Dataset[dict[str, torch.Tensor]],
+        loss_fn: Callable[[nn.Module, Any], torch.Tensor],
+        training: TrainConfig,
+        validate: Callable[[nn.Module], float] | None,
+        epochs: int | None = None,
+    ) -> int:
+        if epochs is not None:
+            training = TrainConfig(**{**training.__dict__, "max_epochs": epochs})
+        outcome = fit(
+            model,
+            train_set,
+            loss_fn,
+            training,
+            self.checkpoints / name,
+            validate=validate,
+            description=name,
+            progress=self.progress,
+        )
+        self.r.history[name] = list(outcome.history)
+        return outcome.best_epoch
+
+    # ------------------------------------------------------------------ localizers
+    def localizers(self, backbone: str) -> None:
+        c, images = self.c, self.r.images
+        centers = np.full((len(images), 2), np.nan, dtype=np.float32)
+        best_epochs = []
+        for k in range(c.n_folds):
+            train, val = self.r.splits.fold(k)
+            model = self._localizer(backbone)
+            val_images = [images[i] for i in val]
+            best_epochs.append(
+                self._fit(
+                    f"localizer-{backbone}/fold{k}",
+                    model,
+                    LocalizerDataset([images[i] for i in train], augment=True),
+                    self._localizer_loss,
+                    c.localizer_training,
+                    lambda m, v=val_images: -float(np.median(_errors_px(predict_centers(m, v), v))),  # type: ignore[misc]
+                )
+            )
+            centers[val] = predict_centers(model, val_images)
+        test = self.r.splits.indices(TEST)
+        final = self._final_localizer(backbone, best_epochs)
+        centers[test] = predict_centers(final, [images[i] for i in test])
+        self.r.centers[backbone] = centers
+        self._localizer_models[backbone] = final
+
+    def _final_localizer(self, backbone: str, best_epochs: list[int]) -> nn.Module:
+        model = self._localizer(backbone)
+        development = self.r.splits.development()
+        self._fit(
+            f"localizer-{backbone}/final",
+            model,
+            LocalizerDataset([self.r.images[i] for i in development], augment=True),
+            self._localizer_loss,
+            self.c.localizer_training,
+            None,
+            epochs=max(1, round(statistics.median(best_epochs))),
+        )
+        return model
+
+    def _localizer(self, backbone: str) -> nn.Module:
+        return build_localizer(backbone, self.c.localizer_input_px, self.c.model_size)
+
+    def _localizer_loss(self, model: nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        return heatmap_loss(model(batch["image"]), batch["center"], self.c.localizer_input_px)
+
+    # ------------------------------------------------------------------ classifiers
+    def _dataset(
+        self, approach: str, chosen: npt.NDArray[np.int_], centers: FloatArray | None, train: bool
+    ) -> torch.utils.data.Dataset[dict[str, torch.Tensor]]:
+        images = [self.r.images[i] for i in chosen]
+        if approach == "downsample":
+            return BaselineDataset(images, augment=train)
+        return PatchDataset(
+            images,
+            self.c.patch,
+            centers_xy_px=None if centers is None else centers[chosen],
+            jitter_px=self.c.jitter_px if train else 0.0,
+            augment=train,
+        )
+
+    def classifiers(self, approach: str, backbone: str) -> None:
+        c, labels = self.c, self.r.labels
+        located = self.r.centers[self.r.best_localizer]
+        p = np.full(len(labels), np.nan, dtype=np.float32)
+        best_epochs = []
+        input_px = c.patch.size_px if approach == "patch" else c.baseline_input_px
+        for k in range(c.n_folds):
+            train, val = self.r.splits.fold(k)
+            model = build_classifier(backbone, input_px, c.model_size)
+            val_set = self._dataset(approach, val, located, train=False)
+            best_epochs.append(
+                self._fit(
+                    f"{approach}-{backbone}/fold{k}",
+                    model,
+                    self._dataset(approach, train, None, train=True),
+                    self._classifier_loss(labels[train]),
+                    c.classifier_training,
+                    lambda m, s=val_set, y=labels[val]: _auc(y, predict_probabilities(m, s)),  # type: ignore[misc]
+                )
+            )
+            p[val] = predict_probabilities(model, val_set)
+        from fracturelab.evaluation import choose_threshold
+
+        development, test = self.r.splits.development(), self.r.splits.indices(TEST)
+        threshold = float(choose_threshold(labels[development], p[development]))
+        model = build_classifier(backbone, input_px, c.model_size)
+        self._fit(
+            f"{approach}-{backbone}/final",
+            model,
+            self._dataset(approach, development, None, train=True),
+            self._classifier_loss(labels[development]),
+            c.classifier_training,
+            None,
+            epochs=max(1, round(statistics.median(best_epochs))),
+        )
+        p[test] = predict_probabilities(model, self._dataset(approach, test, located, train=False))
+        self.r.probabilities[(approach, backbone)] = p
+        self.r.thresholds[(approach, backbone)] = threshold
+        bundle = FemurModel(
+            approach=approach,
+            classifier=model,
+            classifier_backbone=backbone,
+            threshold=threshold,
+            model_size=c.model_size,
+            geometry=c.patch,
+            localizer=self._localizer_models[self.r.best_localizer]
+            if approach == "patch"
+            else None,
+            localizer_backbone=self.r.best_localizer if approach == "patch" else None,
+            localizer_input_px=c.localizer_input_px,
+            baseline_input_px=c.baseline_input_px,
+            info={
+                "experiment": str(self.r.out),
+                "validation_auc_out_of_fold": _auc(labels[development], p[development]),
+                "threshold_rule": "Youden's J on out-of-fold validation predictions",
+            },
+        )
+        bundle.save(self.r.out / "models" / f"{approach}-{backbone}")
+        self.r.models[(approach, backbone)] = bundle
+
+    @staticmethod
+    def _classifier_loss(
+        labels: npt.NDArray[np.int_],
+    ) -> Callable[[nn.Module, dict[str, torch.Tensor]], torch.Tensor]:
+        positives = max(1, int(labels.sum()))
+        pos_weight = torch.tensor((len(labels) - positives) / positives)
+
+        def loss(model: nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+            logits = model(batch["image"]).float()
+            return torch.nn.functional.binary_cross_entropy_with_logits(
+                logits, batch["label"], pos_weight=pos_weight.to(logits.device)
+            )
+
+        return loss
+
+    _localizer_models: dict[str, nn.Module]
+
+
+def _prepare(manifest: Manifest, config: ExperimentConfig, progress: Any) -> list[PreparedImage]:
+    rows = manifest.labelled().rows
+    task = progress.add_task("reading radiographs", total=len(rows)) if progress else None
+    images = []
+    for row in rows:
+        images.append(
+            prepare_image(
+                row,
+                config.localizer_input_px,
+                config.patch,
+                config.baseline_input_px,
+                jitter_px=config.jitter_px,
+            )
+        )
+        if progress is not None:
+            progress.advance(task)
+    if config.patch.size_mm is not None:
+        missing = [i.row.image_text for i in images if i.spacing_xy_mm is None]
+        if missing:
+            raise InputError(
+                f"{manifest.path}: a patch size in mm needs the pixel spacing, unknown for "
+                f"{len(missing)} image(s) such as {missing[0]}; fill pixel_spacing_mm"
+            )
+    return images
+
+
+def _splits(manifest: Manifest, config: ExperimentConfig, out: Path) -> Splits:
+    path = out / "splits.csv"
+    if path.is_file():
+        return Splits.read(path, manifest)
+    splits = make_splits(manifest, config.n_folds, config.test_fraction, config.seed)
+    splits.write(path)
+    return splits
+
+
+def run_experiment(
+    manifest_path: str | Path,
+    out: str | Path,
+    config: ExperimentConfig | None = None,
+    *,
+    show_progress: bool = True,
+) -> ExperimentResult:
+    """Run (or resume) the whole femur experiment and write its report.
+
+    Args:
+        manifest_path: The manifest CSV (DESIGN.md format); rows need a label and a centre.
+        out: Run folder. Holds ``config.json``, ``splits.csv``, ``checkpoints/``,
+            ``models/`` (``best`` is the patch model with the best validation AUC), and the
+            report (``report.md``, ``report.html``, figures, CSV and JSON).
+        config: Settings; defaults to :class:`ExperimentConfig`'s.
+        show_progress: Show progress bars (Rich).
+
+    Raises:
+        InputError: For a bad manifest (e.g. one class only), or a run folder started with
+            other settings.
+
+    """
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    settings = config or ExperimentConfig()
+    folder = Path(out)
+    manifest = Manifest.read(manifest_path)
+    labelled = manifest.labelled()
+    if len(labelled) == 0:
+        raise InputError(
+            f"{manifest.path} has no row with both a label and a centre; the experiment needs "
+            "labelled images"
+        )
+    if min(labelled.class_counts().values()) == 0:
+        only = next(k for k, v in labelled.class_counts().items() if v)
+        raise InputError(
+            f"{manifest.path}: every labelled image is {only}; a classifier needs both AFF and "
+            "NFF patients"
+        )
+    folder.mkdir(parents=True, exist_ok=True)
+    settings.check_same_as_saved(folder / "config.json")
+    splits = _splits(manifest, settings, folder)
+    atomic_write_text(folder / "config.json", json.dumps(settings.to_dict(), indent=2) + "\n")
+
+    columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn()]
+    progress = Progress(*columns, TimeElapsedColumn(), disable=not show_progress)
+    with progress:
+        images = _prepare(manifest, settings, progress)
+        result = ExperimentResult(
+            folder, settings, images, splits, {}, {}, {}, settings.backbones[0], {},
+            notes=list(manifest.notes),
+        )  # fmt: skip
+        runner = _Runner(result, progress)
+        runner._localizer_models = {}
+        for backbone in settings.backbones:
+            runner.localizers(backbone)
+        development = splits.development()
+        result.best_localizer = min(
+            settings.backbones,
+            key=lambda b: float(
+                np.median(
+                    _errors_px(result.centers[b][development], [images[i] for i in development])
+                )
+            ),
+        )
+        for approach in APPROACHES:
+            for backbone in settings.backbones:
+                runner.classifiers(approach, backbone)
+    _choose_best(result)
+    write_predictions(result)
+    from fracturelab.femur.report import write_report
+
+    write_report(result)
+    return result
+
+
+def _choose_best(result: ExperimentResult) -> None:
+    """Copy the patch model with the best out-of-fold AUC to ``models/best``."""
+    development = result.splits.development()
+    labels = result.labels[development]
+    best = max(
+        result.config.backbones,
+        key=lambda b: _auc(labels, result.probabilities[("patch", b)][development]),
+    )
+    result.models[("patch", best)].save(result.out / "models" / "best")
+    result.notes.append(
+        f"models/best is the patch classifier with the {best} backbone (highest out-of-fold "
+        f"validation AUC) with the {result.best_localizer} localizer (lowest out-of-fold error)"
+    )
+
+
+def write_predictions(result: ExperimentResult) -> None:
+    """Write ``localisation.csv`` and ``probabilities.csv`` (one row per image and model)."""
+    assignment = result.splits.assignment
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(
+        ["image", "patient_id", "label", "split", "backbone", "true_x", "true_y", "pred_x",
+         "pred_y", "error_px", "error_mm"]
+    )  # fmt: skip
+    for backbone, centers in result.centers.items():
+        for image, split, center in zip(result.images, assignment, centers, strict=True):
+            tx, ty = image.center_xy_px
+            error_px = float(np.hypot(center[0] - tx, center[1] - ty))
+            error_mm = ""
+            if image.spacing_xy_mm is not None:
+                sx, sy = image.spacing_xy_mm
+                error_mm = f"{float(np.hypot((center[0] - tx) * sx, (center[1] - ty) * sy)):.3f}"
+            writer.writerow(
+                [image.row.image_text, image.row.patient_id, image.row.label, split, backbone,
+                 f"{tx:.2f}", f"{ty:.2f}", f"{center[0]:.2f}", f"{center[1]:.2f}",
+                 f"{error_px:.2f}", error_mm]
+            )  # fmt: skip
+    atomic_write_text(result.out / "localisation.csv", buffer.getvalue())
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["image", "patient_id", "label", "split", "approach", "backbone", "p_aff"])
+    for (approach, backbone), p in result.probabilities.items():
+        for image, split, value in zip(result.images, assignment, p, strict=True):
+            writer.writerow(
+                [image.row.image_text, image.row.patient_id, image.row.label, split, approach,
+                 backbone, f"{value:.6f}"]
+            )  # fmt: skip
+    atomic_write_text(result.out / "probabilities.csv", buffer.getvalue())

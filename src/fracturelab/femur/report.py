@@ -1,0 +1,266 @@
+"""The experiment report: ``report.md`` and ``report.html`` plus the CSV/JSON behind them."""
+
+from __future__ import annotations
+
+import csv
+import html
+import io
+import json
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from fracturelab.femur.analysis import analyse
+from fracturelab.outputs import atomic_write_text
+
+if TYPE_CHECKING:
+    from fracturelab.femur.experiment import ExperimentResult
+
+__all__ = ["write_report"]
+
+Block = tuple[Any, ...]
+
+
+def _number(value: Any, digits: int = 3) -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def _p_value(value: Any) -> str:
+    if not isinstance(value, float) or not math.isfinite(value):
+        return "-"
+    return "< 0.001" if value < 0.001 else f"{value:.3f}"
+
+
+def _auc_text(metrics: dict[str, Any]) -> str:
+    ci = metrics.get("auc_ci")
+    text = _number(metrics.get("auc"))
+    return f"{text} [{ci[0]:.3f}, {ci[1]:.3f}]" if isinstance(ci, list) else text
+
+
+def _localisation_table(metrics: dict[str, Any]) -> Block:
+    header = ["localizer", "images", "class", "n", "median error", "IQR", "<= 2 mm", "<= 4 mm",
+              "<= 10 mm", "AFF vs NFF p (Mann-Whitney)"]  # fmt: skip
+    rows = []
+    for backbone, subsets in metrics["localisation"].items():
+        if backbone == "best":
+            continue
+        for subset, summary in subsets.items():
+            p = _p_value(summary["mann_whitney_aff_vs_nff"].get("p_value"))
+            for name in ("AFF", "NFF", "all"):
+                entry = summary[name]
+                if not entry.get("n"):
+                    continue
+                unit = summary["unit"]
+                rates = entry.get("success_rate", {})
+                rows.append(
+                    [backbone, subset, name, entry["n"], f"{entry['median']:.2f} {unit}",
+                     f"{entry['iqr'][0]:.2f}-{entry['iqr'][1]:.2f}",
+                     *(_number(rates.get(k), 2) for k in ("2", "4", "10")),
+                     p if name == "all" else ""]
+                )  # fmt: skip
+    return ("table", header, rows)
+
+
+def _classification_table(metrics: dict[str, Any]) -> Block:
+    header = ["model", "level", "images", "AUC [95 % CI]", "sensitivity", "specificity",
+              "balanced accuracy", "F1", "Brier", "threshold", "n (AFF)"]  # fmt: skip
+    rows = []
+    for level, models in metrics["classification"].items():
+        for name, subsets in models.items():
+            for subset, m in subsets.items():
+                rows.append(
+                    [name, level, subset, _auc_text(m), _number(m["sensitivity"]),
+                     _number(m["specificity"]), _number(m["balanced_accuracy"]),
+                     _number(m["f1"]), _number(m["brier"]), _number(m["threshold"]),
+                     f"{int(m['n'])} ({int(m['n_positive'])})"]
+                )  # fmt: skip
+    return ("table", header, rows)
+
+
+def _comparison_table(metrics: dict[str, Any]) -> Block:
+    header = ["A", "B", "level", "AUC A", "AUC B", "difference [95 % CI]", "z", "p (DeLong)"]
+    rows = []
+    for row in metrics["comparisons"]:
+        if "unavailable" in row:
+            rows.append([row["a"], row["b"], row["level"], "-", "-", row["unavailable"], "-", "-"])
+            continue
+        low, high = row["ci_difference"]
+        rows.append(
+            [row["a"], row["b"], row["level"], _number(row["auc_a"]), _number(row["auc_b"]),
+             f"{row['difference']:+.3f} [{low:+.3f}, {high:+.3f}]", _number(row["z"], 2),
+             _p_value(row["p_value"])]
+        )  # fmt: skip
+    return ("table", header, rows)
+
+
+def _answers(metrics: dict[str, Any]) -> list[str]:
+    answers = []
+    best = metrics["localisation"]["best"]
+    test = metrics["localisation"][best]["test"]
+    aff, nff, unit = test["AFF"], test["NFF"], test["unit"]
+    if aff.get("n") and nff.get("n"):
+        p = _p_value(test["mann_whitney_aff_vs_nff"].get("p_value"))
+        answers.append(
+            f"Localisation ({best} localizer, test set): median error {aff['median']:.2f} {unit} "
+            f"for AFF vs {nff['median']:.2f} {unit} for NFF (Mann-Whitney p = {p})."
+        )
+    image = metrics["classification"]["image"]
+    for row in metrics["comparisons"]:
+        if row["level"] != "image" or "unavailable" in row:
+            continue
+        a, b = row["a"], row["b"]
+        answers.append(
+            f"{a} vs {b} (test, per image): AUC {_auc_text(image[a]['test'])} vs "
+            f"{_auc_text(image[b]['test'])}; DeLong p = {_p_value(row['p_value'])}."
+        )
+    return answers
+
+
+def _blocks(
+    result: ExperimentResult, metrics: dict[str, Any], figures: dict[str, Path]
+) -> list[Block]:
+    c = result.config
+    data = metrics["dataset"]
+    patch = f"{c.patch.size_px} px native" if c.patch.size_mm is None else (
+        f"{c.patch.size_mm:g} mm resampled to {c.patch.size_px} px"
+    )  # fmt: skip
+    # fmt: off
+    blocks: list[Block] = [
+        ("h1", "Femur fracture experiment: localisation, patch vs downsampling, CNN vs ViT"),
+        ("p", f"{data['images']} labelled radiographs of {data['patients']} patients "
+              f"({data['aff_images']} AFF, {data['nff_images']} NFF). Backbones: "
+              f"{', '.join(c.backbones)} ({c.model_size}); {c.n_folds}-fold cross-validation "
+              f"grouped by patient, {data['test_images']} test images held out. Patch: {patch} "
+              f"around the predicted centre; baseline: whole image padded to a square and "
+              f"downsampled to {c.baseline_input_px} x {c.baseline_input_px}."),
+        ("h2", "Answers"),
+        ("ul", _answers(metrics)),
+        ("p", "Test-set numbers come from final models trained on all non-test images; "
+              "validation numbers are out-of-fold predictions of the cross-validation models. "
+              "Decision thresholds were chosen on the out-of-fold validation predictions "
+              "(Youden's J), never on the test set. AUC intervals: bootstrap over patients."),
+        ("h2", "Data and splits"),
+        ("table", ["split", "images", "patients", "AFF images"],
+         [[r["split"], r["images"], r["patients"], r["aff_images"]] for r in data["splits"]]),
+        ("h2", "Localisation of the fracture centre"),
+        _localisation_table(metrics),
+    ]
+    # fmt: on
+    if "localisation" in figures:
+        blocks.append(("img", figures["localisation"], "Localisation error, test set"))
+    blocks += [("h2", "Classification: AFF vs NFF"), _classification_table(metrics)]
+    for key, caption in (
+        ("roc_image", "ROC curves, test set, per image"),
+        ("roc_patient", "ROC curves, test set, per patient (mean of the patient's images)"),
+        ("calibration", "Calibration, test set"),
+    ):
+        if key in figures:
+            blocks.append(("img", figures[key], caption))
+    blocks += [("h2", "Paired comparisons (DeLong test, test set)"), _comparison_table(metrics)]
+    for key, caption in (
+        ("examples", "Example test images with true (+) and predicted (x) centres"),
+        ("gradcam", "Grad-CAM of each classifier on the same test images"),
+    ):
+        if key in figures:
+            blocks.append(("img", figures[key], caption))
+    if metrics["notes"]:
+        blocks += [("h2", "Notes"), ("ul", metrics["notes"])]
+    # fmt: off
+    blocks += [
+        ("h2", "Files"),
+        ("ul", ["metrics.json: every number above", "classification.csv, localisation_summary.csv, "
+                "comparisons.csv: the tables", "localisation.csv, probabilities.csv: one row per "
+                "image and model", "splits.csv: the split (reused on reruns)",
+                "models/: one folder per classifier; models/best for `fracturelab femur predict`",
+                "figures/: the pictures"]),
+    ]
+    # fmt: on
+    return blocks
+
+
+def _markdown(blocks: Sequence[Block], folder: Path) -> str:
+    lines: list[str] = []
+    for block in blocks:
+        kind = block[0]
+        if kind in ("h1", "h2"):
+            lines += ["#" * int(kind[1]) + " " + block[1], ""]
+        elif kind == "p":
+            lines += [block[1], ""]
+        elif kind == "ul":
+            lines += [f"- {item}" for item in block[1]] + [""]
+        elif kind == "table":
+            header, rows = block[1], block[2]
+            lines.append("| " + " | ".join(header) + " |")
+            lines.append("|" + "---|" * len(header))
+            lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+            lines.append("")
+        elif kind == "img":
+            lines += [f"![{block[2]}]({Path(block[1]).relative_to(folder).as_posix()})", ""]
+    return "\n".join(lines)
+
+
+def _html(blocks: Sequence[Block], folder: Path) -> str:
+    e = html.escape
+    body: list[str] = []
+    for block in blocks:
+        kind = block[0]
+        if kind in ("h1", "h2", "p"):
+            body.append(f"<{kind}>{e(block[1])}</{kind}>")
+        elif kind == "ul":
+            body.append("<ul>" + "".join(f"<li>{e(str(i))}</li>" for i in block[1]) + "</ul>")
+        elif kind == "table":
+            head = "".join(f"<th>{e(h)}</th>" for h in block[1])
+            rows = "".join(
+                "<tr>" + "".join(f"<td>{e(str(c))}</td>" for c in row) + "</tr>" for row in block[2]
+            )
+            body.append(f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>")
+        elif kind == "img":
+            source = Path(block[1]).relative_to(folder).as_posix()
+            body.append(f'<figure><img src="{e(source)}" alt="{e(block[2])}">'
+                        f"<figcaption>{e(block[2])}</figcaption></figure>")  # fmt: skip
+    style = (
+        "body{font-family:sans-serif;max-width:70em;margin:2em auto;line-height:1.4}"
+        "table{border-collapse:collapse;font-size:0.85em;margin:1em 0}"
+        "td,th{border:1px solid #ccc;padding:0.25em 0.5em;text-align:left}"
+        "img{max-width:100%}figcaption{color:#555;font-size:0.9em}"
+    )
+    return (
+        "<!doctype html><html><head><meta charset='utf-8'><title>fracturelab femur report"
+        f"</title><style>{style}</style></head><body>{''.join(body)}</body></html>\n"
+    )
+
+
+def _csv(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
+def write_report(result: ExperimentResult) -> dict[str, Any]:
+    """Compute the metrics, draw the figures and write the report files; returns the metrics."""
+    from fracturelab.femur.figures import draw_figures
+
+    folder = result.out
+    metrics = analyse(result)
+    figures = draw_figures(result, metrics)
+    metrics["figures"] = {
+        name: path.relative_to(folder).as_posix() for name, path in figures.items()
+    }
+    atomic_write_text(folder / "metrics.json", json.dumps(metrics, indent=2, default=float) + "\n")
+    for name, table in (
+        ("classification.csv", _classification_table(metrics)),
+        ("localisation_summary.csv", _localisation_table(metrics)),
+        ("comparisons.csv", _comparison_table(metrics)),
+    ):
+        atomic_write_text(folder / name, _csv(table[1], table[2]))
+    blocks = _blocks(result, metrics, figures)
+    atomic_write_text(folder / "report.md", _markdown(blocks, folder))
+    atomic_write_text(folder / "report.html", _html(blocks, folder))
+    return metrics

@@ -1,0 +1,228 @@
+"""A resumable training loop: checkpoints every epoch, early stopping, AMP on CUDA, progress."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, Dataset
+
+from fracturelab.errors import InputError
+from fracturelab.outputs import atomic_path, atomic_write_text
+from fracturelab.training.device import seed_everything, select_device
+
+__all__ = ["FitResult", "TrainConfig", "fit"]
+
+Batch = Mapping[str, torch.Tensor]
+LossFunction = Callable[[nn.Module, Batch], torch.Tensor]
+Validation = Callable[[nn.Module], float]
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How to train one network.
+
+    Attributes:
+        max_epochs: Passes over the training data (exactly this many without validation).
+        max_steps: Stop after this many optimiser steps in all (for smoke tests), or ``None``.
+        batch_size: Images per step.
+        learning_rate: AdamW learning rate (cosine-annealed to zero over the run).
+        weight_decay: AdamW weight decay.
+        patience: Epochs without a better validation score before stopping early.
+        seed: Seed of initialisation, shuffling and augmentation.
+        device: ``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"mps"``.
+
+    """
+
+    max_epochs: int = 30
+    max_steps: int | None = None
+    batch_size: int = 16
+    learning_rate: float = 1e-3
+    weight_decay: float = 1e-4
+    patience: int = 6
+    seed: int = 0
+    device: str = "auto"
+
+    def __post_init__(self) -> None:
+        for name in ("max_epochs", "batch_size", "patience"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise InputError(f"{name}={value!r} is not valid; use a positive integer")
+        if self.max_steps is not None and self.max_steps < 1:
+            raise InputError(f"max_steps={self.max_steps!r} is not valid; use >= 1 or None")
+        if not (math.isfinite(self.learning_rate) and self.learning_rate > 0):
+            raise InputError(f"learning_rate={self.learning_rate!r} is not valid; use > 0")
+
+
+@dataclass
+class FitResult:
+    """What a training run did.
+
+    Attributes:
+        best_epoch: Epoch (1-based) whose weights were kept.
+        best_score: Its validation score (higher is better), or ``None`` without validation.
+        epochs_run: Epochs trained.
+        history: Per epoch: ``epoch``, ``train_loss``, ``val_score``.
+        resumed: Whether the run continued from a checkpoint (or was already finished).
+
+    """
+
+    best_epoch: int
+    best_score: float | None
+    epochs_run: int
+    history: list[dict[str, float | None]] = field(default_factory=list)
+    resumed: bool = False
+
+
+def _save(state: dict[str, Any], path: Path) -> None:
+    with atomic_path(path) as temporary:
+        torch.save(state, temporary)
+
+
+def fit(
+    model: nn.Module,
+    train_set: Dataset[dict[str, torch.Tensor]],
+    loss_fn: LossFunction,
+    config: TrainConfig,
+    checkpoint_dir: str | Path,
+    *,
+    validate: Validation | None = None,
+    description: str = "training",
+    progress: Any | None = None,
+) -> FitResult:
+    """Train ``model`` in place; resume from ``checkpoint_dir`` if a run was interrupted.
+
+    Writes ``last.pt`` (everything needed to resume) after each epoch, ``best.pt`` (weights)
+    whenever the validation score improves, and ``result.json`` when done; a finished run is
+    not repeated: its best weights are loaded and its result returned.
+
+    Args:
+        model: The network; left on the chosen device holding the best weights.
+        train_set: Items are dicts of tensors, batched by the default collate.
+        loss_fn: ``loss_fn(model, batch)`` -> scalar loss; batch tensors are on the device.
+        config: Training settings.
+        checkpoint_dir: Folder of this run's checkpoints.
+        validate: ``validate(model)`` -> score, higher is better (model in eval mode); enables
+            early stopping. Without it, all ``max_epochs`` are trained and the last is kept.
+        description: Label of the progress bar.
+        progress: A ``rich.progress.Progress`` to add a bar to, or ``None``.
+
+    Returns:
+        The :class:`FitResult`.
+
+    """
+    folder = Path(checkpoint_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    device = select_device(config.device)
+    model.to(device)
+    done = folder / "result.json"
+    if done.is_file() and (folder / "best.pt").is_file():
+        model.load_state_dict(torch.load(folder / "best.pt", map_location=device))
+        stored = json.loads(done.read_text(encoding="utf-8"))
+        return FitResult(**{**stored, "resumed": True})
+
+    generator = seed_everything(config.seed)
+    loader = DataLoader(train_set, batch_size=config.batch_size, shuffle=True, generator=generator)
+    steps_per_epoch = max(1, len(loader))
+    total_steps = config.max_epochs * steps_per_epoch
+    if config.max_steps is not None:
+        total_steps = min(total_steps, config.max_steps)
+    optimizer = torch.optim.AdamW(
+        model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
+    )
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(1, total_steps))
+    use_amp = device.type == "cuda"
+    scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
+
+    state: dict[str, Any] = {"epoch": 0, "step": 0, "best_score": None, "best_epoch": 0}
+    state.update(bad_epochs=0, history=[])
+    resumed = False
+    last = folder / "last.pt"
+    if last.is_file():
+        saved = torch.load(last, map_location=device, weights_only=False)
+        model.load_state_dict(saved["model"])
+        optimizer.load_state_dict(saved["optimizer"])
+        scheduler.load_state_dict(saved["scheduler"])
+        scaler.load_state_dict(saved["scaler"])
+        generator.set_state(saved["generator"])
+        torch.set_rng_state(saved["torch_rng"])
+        state = saved["state"]
+        resumed = True
+
+    task = None
+    if progress is not None:
+        task = progress.add_task(description, total=total_steps, completed=state["step"])
+    while state["epoch"] < config.max_epochs and state["step"] < total_steps:
+        model.train()
+        losses = []
+        for batch in loader:
+            moved = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+            optimizer.zero_grad(set_to_none=True)
+            with torch.autocast(device_type=device.type, dtype=torch.float16, enabled=use_amp):
+                loss = loss_fn(model, moved)
+            if not torch.isfinite(loss):
+                raise FloatingPointError(f"{description}: the loss became {loss.item()}")
+            scaled: torch.Tensor = scaler.scale(loss)
+            scaled.backward()  # type: ignore[no-untyped-call]
+            scaler.step(optimizer)
+            scaler.update()
+            scheduler.step()
+            losses.append(float(loss.detach()))
+            state["step"] += 1
+            if progress is not None:
+                progress.advance(task)
+            if state["step"] >= total_steps:
+                break
+        state["epoch"] += 1
+        score: float | None = None
+        if validate is not None:
+            model.eval()
+            with (
+                torch.no_grad(),
+                torch.autocast(device_type=device.type, dtype=torch.float16, enabled=use_amp),
+            ):
+                score = float(validate(model))
+        train_loss = sum(losses) / max(1, len(losses))
+        state["history"].append(
+            {"epoch": state["epoch"], "train_loss": train_loss, "val_score": score}
+        )
+        improved = (
+            validate is None
+            or state["best_score"] is None
+            or (score is not None and score > state["best_score"])
+        )
+        if improved:
+            state.update(best_score=score, best_epoch=state["epoch"], bad_epochs=0)
+            _save(model.state_dict(), folder / "best.pt")
+        else:
+            state["bad_epochs"] += 1
+        if progress is not None and score is not None:
+            progress.update(task, description=f"{description} (val {score:.3f})")
+        _save(
+            {
+                "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(),
+                "scaler": scaler.state_dict(),
+                "generator": generator.get_state(),
+                "torch_rng": torch.get_rng_state(),
+                "state": state,
+                "config": asdict(config),
+            },
+            last,
+        )
+        if validate is not None and state["bad_epochs"] >= config.patience:
+            break
+    if progress is not None:
+        progress.update(task, completed=total_steps)
+    model.load_state_dict(torch.load(folder / "best.pt", map_location=device))
+    result = FitResult(state["best_epoch"], state["best_score"], state["epoch"], state["history"])
+    atomic_write_text(done, json.dumps({k: v for k, v in asdict(result).items() if k != "resumed"}))
+    last.unlink(missing_ok=True)
+    return FitResult(**{**asdict(result), "resumed": resumed})
