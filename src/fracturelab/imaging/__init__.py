@@ -1,6 +1,15 @@
 """Images with geometry, and their readers and writers."""
 
 from fracturelab.imaging.io import read_volume, write_volume
+from fracturelab.imaging.radiograph import Radiograph
+from fracturelab.imaging.radiograph_io import read_radiograph, write_radiograph
 from fracturelab.imaging.volume import Volume
 
-__all__ = ["Volume", "read_volume", "write_volume"]
+__all__ = [
+    "Radiograph",
+    "Volume",
+    "read_radiograph",
+    "read_volume",
+    "write_radiograph",
+    "write_volume",
+]

@@ -93,9 +93,7 @@ class Radiograph:
             float(point_xy_px[1]) * self.spacing_xy_mm[1],
         )
 
-    def with_spacing(
-        self, spacing_xy_mm: Sequence[float] | None, source: str | None
-    ) -> Radiograph:
+    def with_spacing(self, spacing_xy_mm: Sequence[float] | None, source: str | None) -> Radiograph:
         """Return the same pixels with another pixel spacing."""
         return Radiograph(self.array, spacing_xy_mm, self.path, source)
 
