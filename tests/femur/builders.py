@@ -7,6 +7,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from fracturelab.femur.config import ExperimentConfig
+from fracturelab.training.trainer import TrainConfig
+
 
 def write_png(path: Path, width: int = 40, height: int = 30, value: int = 128) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -38,3 +41,16 @@ def balanced_rows(n_patients: int, images_per_patient: int = 2, aff_every: int =
                  "center_x": 20, "center_y": 15, "pixel_spacing_mm": 0.15}
             )  # fmt: skip
     return rows
+
+
+# Settings of the tiny end-to-end experiment shared by the femur tests (tests/conftest.py).
+TINY_TRAINING = TrainConfig(max_epochs=2, max_steps=4, batch_size=8, device="cpu")
+TINY = ExperimentConfig(
+    n_folds=2,
+    backbones=("cnn", "vit"),
+    model_size="tiny",
+    localizer_input_px=64,
+    localizer_training=TINY_TRAINING,
+    classifier_training=TINY_TRAINING,
+    n_bootstrap=200,
+)

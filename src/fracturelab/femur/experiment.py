@@ -63,6 +63,8 @@ class ExperimentResult:
         thresholds: Per ``(approach, backbone)``, threshold chosen on out-of-fold predictions.
         best_localizer: Backbone with the lowest out-of-fold localisation error.
         models: Per ``(approach, backbone)``, the final model (used for figures).
+        manifest: The manifest the run was made from.
+        history: Per trained network, its training history (loss and validation score).
         notes: Remarks for the report (manifest notes, choices made).
 
     """
@@ -76,6 +78,7 @@ class ExperimentResult:
     thresholds: dict[tuple[str, str], float]
     best_localizer: str
     models: dict[tuple[str, str], FemurModel]
+    manifest: Path | None = None
     history: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
@@ -362,6 +365,7 @@ def run_experiment(
         images = _prepare(manifest, settings, progress)
         result = ExperimentResult(
             folder, settings, images, splits, {}, {}, {}, settings.backbones[0], {},
+            manifest=manifest.path,
             notes=list(manifest.notes),
         )  # fmt: skip
         runner = _Runner(result, progress)

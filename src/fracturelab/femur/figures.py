@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -72,7 +73,9 @@ def gradcam(classifier: nn.Module, backbone: str, image: FloatArray) -> FloatArr
         nn_module=wrapped, target_layers=f"net.{gradcam_layer(backbone)}", postprocessing=_unit
     )
     tensor = standardise(torch.from_numpy(image))[None, None].to(device)
-    with torch.enable_grad():
+    with torch.enable_grad(), warnings.catch_warnings():
+        # MONAI hooks a module's outputs; PyTorch warns that the input needs no gradient.
+        warnings.filterwarnings("ignore", message="Full backward hook is firing")
         heat = cam(x=tensor, class_idx=0)
     return np.asarray(heat[0, 0].detach().cpu().numpy(), dtype=np.float32)
 

@@ -1,0 +1,147 @@
+import csv
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import SimpleITK as sitk
+from typer.testing import CliRunner
+
+from fracturelab.cli.main import app
+from fracturelab.femur.experiment import ExperimentResult
+from tests.cli.test_spine_cli import _one_line_error
+from tests.femur.builders import balanced_rows, write_manifest
+
+runner = CliRunner()
+
+
+def _first_test_image(run: ExperimentResult) -> tuple[Path, dict[str, str]]:
+    assert run.manifest is not None
+    with run.manifest.open() as handle:
+        rows = list(csv.DictReader(handle))
+    row = rows[0]
+    return run.manifest.parent / row["image"], row
+
+
+def test_predict_writes_json_and_overlay(tiny_run: ExperimentResult, tmp_path: Path) -> None:
+    image, row = _first_test_image(tiny_run)
+    result = runner.invoke(
+        app, ["femur", "predict", str(image), "--model", str(tiny_run.out / "models" / "best"),
+              "--out", str(tmp_path), "--device", "cpu"]
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    data = json.loads((tmp_path / f"{image.stem}.json").read_text())
+    assert set(data) >= {"image", "center_px", "center_mm", "p_aff", "label"}
+    assert 0 <= data["p_aff"] <= 1 and data["label"] in {"AFF", "NFF"}
+    assert data["label"] == ("AFF" if data["p_aff"] >= data["threshold"] else "NFF")
+    spacing = float(row["pixel_spacing_mm"])  # synthetic PNGs carry it in pHYs too
+    assert data["center_mm"] == pytest.approx([v * spacing for v in data["center_px"]], rel=1e-3)
+    assert (tmp_path / f"{image.stem}.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_predict_matches_the_experiment_pipeline(tiny_run: ExperimentResult) -> None:
+    """The model folder reproduces the in-experiment centre and probability of a test image."""
+    from fracturelab.femur.bundle import FemurModel
+    from fracturelab.femur.splits import TEST
+    from fracturelab.imaging.radiograph_io import read_radiograph
+
+    best = json.loads((tiny_run.out / "models" / "best" / "model.json").read_text())
+    backbone = best["classifier"]["backbone"]
+    model = FemurModel.load(tiny_run.out / "models" / "best")
+    index = int(tiny_run.splits.indices(TEST)[0])
+    item = tiny_run.images[index]
+    spacing = item.row.pixel_spacing_mm
+    prediction = model.predict(read_radiograph(item.row.image, (spacing, spacing)))
+    expected_center = tiny_run.centers[tiny_run.best_localizer][index]
+    assert prediction.center_px == pytest.approx(tuple(expected_center), abs=0.05)
+    expected_p = tiny_run.probabilities[("patch", backbone)][index]
+    assert prediction.p_aff == pytest.approx(float(expected_p), abs=2e-3)
+
+
+def test_unreadable_image(tiny_run: ExperimentResult, tmp_path: Path) -> None:
+    bad = tmp_path / "broken.png"
+    bad.write_text("not an image")
+    result = runner.invoke(
+        app, ["femur", "predict", str(bad), "--model", str(tiny_run.out / "models" / "best"),
+              "--out", str(tmp_path / "out")]
+    )  # fmt: skip
+    _one_line_error(result, "broken.png")
+    assert not (tmp_path / "out").exists()
+
+
+def test_volume_given_as_radiograph(tiny_run: ExperimentResult, tmp_path: Path) -> None:
+    volume = tmp_path / "ct.nii.gz"
+    sitk.WriteImage(sitk.GetImageFromArray(np.zeros((4, 5, 6), np.int16)), str(volume))
+    result = runner.invoke(
+        app, ["femur", "predict", str(volume), "--model", str(tiny_run.out / "models" / "best"),
+              "--out", str(tmp_path / "out")]
+    )  # fmt: skip
+    _one_line_error(result, "ct.nii.gz", "3D")
+
+
+def test_model_folder_from_another_task(tiny_run: ExperimentResult, tmp_path: Path) -> None:
+    folder = tmp_path / "model"
+    shutil.copytree(tiny_run.out / "models" / "best", folder)
+    description = json.loads((folder / "model.json").read_text())
+    (folder / "model.json").write_text(json.dumps({**description, "task": "spine-fracture"}))
+    image, _ = _first_test_image(tiny_run)
+    result = runner.invoke(
+        app, ["femur", "predict", str(image), "--model", str(folder), "--out", str(tmp_path)]
+    )
+    _one_line_error(result, "spine-fracture", "femur-aff")
+
+
+def test_folder_without_model(tmp_path: Path) -> None:
+    image = tmp_path / "x.png"
+    result = runner.invoke(
+        app, ["femur", "predict", str(image), "--model", str(tmp_path), "--out", str(tmp_path)]
+    )
+    _one_line_error(result, "no model.json")
+
+
+def test_model_weights_that_do_not_fit(tiny_run: ExperimentResult, tmp_path: Path) -> None:
+    folder = tmp_path / "model"
+    shutil.copytree(tiny_run.out / "models" / "best", folder)
+    description = json.loads((folder / "model.json").read_text())
+    (folder / "model.json").write_text(json.dumps({**description, "model_size": "small"}))
+    image, _ = _first_test_image(tiny_run)
+    result = runner.invoke(
+        app, ["femur", "predict", str(image), "--model", str(folder), "--out", str(tmp_path)]
+    )
+    _one_line_error(result, "does not fit")
+
+
+def _experiment(manifest: Path, out: Path):
+    return runner.invoke(
+        app, ["femur", "experiment", "--manifest", str(manifest), "--out", str(out),
+              "--folds", "2", "--model-size", "tiny", "--max-steps", "1"]
+    )  # fmt: skip
+
+
+def test_empty_manifest(tmp_path: Path) -> None:
+    manifest = tmp_path / "manifest.csv"
+    manifest.write_text("")
+    _one_line_error(_experiment(manifest, tmp_path / "run"), "manifest.csv", "empty")
+    assert not (tmp_path / "run").exists()
+
+
+def test_manifest_with_one_class(tmp_path: Path) -> None:
+    rows = [row | {"label": "AFF"} for row in balanced_rows(8)]
+    manifest = write_manifest(tmp_path, rows)
+    _one_line_error(_experiment(manifest, tmp_path / "run"), "every labelled image is AFF")
+    assert not (tmp_path / "run").exists()
+
+
+def test_manifest_with_a_missing_column(tmp_path: Path) -> None:
+    manifest = write_manifest(tmp_path, [], header="image,patient,label")
+    _one_line_error(_experiment(manifest, tmp_path / "run"), "lacks the column")
+
+
+def test_bad_backbone_suggests_the_closest(tmp_path: Path) -> None:
+    manifest = write_manifest(tmp_path, balanced_rows(8))
+    result = runner.invoke(
+        app, ["femur", "experiment", "--manifest", str(manifest), "--out", str(tmp_path / "r"),
+              "--backbones", "cnn,vitt"]
+    )  # fmt: skip
+    _one_line_error(result, "'vitt'", "did you mean 'vit'")
