@@ -97,3 +97,65 @@ def test_importing_the_command_stays_light() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+# ---------------------------------------------------------------------------- femur
+def test_femur_writes_images_manifest_and_summary(tmp_path: Path) -> None:
+    out = tmp_path / "femur"
+    result = runner.invoke(
+        app,
+        ["femur", "--out", str(out), "--n", "12", "--seed", "4", "--aff-fraction", "0.5",
+         "--min-size", "48", "--max-size", "96", "--min-spacing", "0.15", "--max-spacing", "0.2"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in out.iterdir()) == ["images", "manifest.csv", "truth.json"]
+    lines = (out / "manifest.csv").read_text().splitlines()
+    assert lines[0] == "image,patient_id,label,center_x,center_y,pixel_spacing_mm"
+    assert len(lines) == 13 and len(list((out / "images").glob("*.png"))) == 12
+    patients = {line.split(",")[1] for line in lines[1:]}
+    aff = {line.split(",")[1] for line in lines[1:] if ",AFF," in line}
+    assert len(aff) == round(0.5 * len(patients))
+    assert f"Wrote 12 femur radiographs of {len(patients)} patients" in result.stdout
+    assert f"AFF: {sum(',AFF,' in line for line in lines)} images, {len(aff)} patients" in (
+        result.stdout
+    )
+    assert "manifest.csv" in result.stdout and "truth.json" in result.stdout
+    truth = json.loads((out / "truth.json").read_text())
+    assert truth["parameters"]["spacing_range_mm"] == [0.15, 0.2]
+
+
+def test_femur_help_lists_the_options() -> None:
+    result = runner.invoke(app, ["femur", "--help"])
+    assert result.exit_code == 0
+    for option in ("--out", "--n", "--seed", "--aff-fraction", "--min-size", "--max-size",
+                   "--min-spacing", "--max-spacing"):  # fmt: skip
+        assert option in result.stdout
+    assert "femur" in runner.invoke(app, ["--help"]).stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--n", "0"], "error: n_images 0 is not valid; give an integer >= 1"),
+        (["--aff-fraction", "1.5"], "error: aff_fraction 1.5 is not valid"),
+        (["--min-size", "500", "--max-size", "100"], "error: size_range_px (500, 100) is not"),
+        (["--min-spacing", "0"], "error: spacing_range_mm (0.0, 0.2) is not valid"),
+        (["--min-spacing", "0.3"], "error: spacing_range_mm (0.3, 0.2) is not valid"),
+        (["--seed", "-1"], "error: seed -1 is not valid"),
+    ],
+)
+def test_femur_bad_input_is_one_error_line(tmp_path: Path, args: list[str], expected: str) -> None:
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["femur", "--out", str(out), "--n", "2", *args])
+    assert result.exit_code == 2
+    assert expected in result.stderr
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.output
+    assert not out.exists()
+
+
+def test_femur_out_that_is_a_file_is_one_error_line(tmp_path: Path) -> None:
+    target = tmp_path / "taken"
+    target.write_text("x")
+    result = runner.invoke(app, ["femur", "--out", str(target), "--n", "1"])
+    assert result.exit_code == 2
+    assert "is a file, not a folder" in result.stderr and result.stderr.count("\n") == 1

@@ -14,7 +14,8 @@ from fracturelab.errors import InputError
 __all__ = ["app"]
 
 app = typer.Typer(
-    help="Make phantoms with known ground truth (spine CT with vertebra labels and fractures).",
+    help="Make phantoms with known ground truth: spine CT with vertebra labels and fractures, "
+    "femur radiographs with AFF/NFF fractures.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -23,7 +24,7 @@ app = typer.Typer(
 
 @app.callback()
 def _synth() -> None:
-    """Make phantoms with known ground truth (spine CT with vertebra labels and fractures)."""
+    """Make phantoms with known ground truth: spine CTs and femur radiographs."""
 
 
 @app.command("spine")
@@ -83,6 +84,69 @@ def spine(
         )
         paths = phantom.save(out)
         _print_summary(phantom.truth, paths)
+
+
+@app.command("femur")
+def femur(
+    out: Annotated[
+        Path,
+        typer.Option("--out", help="Folder to write images/, manifest.csv and truth.json."),
+    ],
+    n: Annotated[int, typer.Option("--n", help="Number of radiographs.")] = 400,
+    seed: Annotated[int, typer.Option(help="Seed; the same seed gives the same files.")] = 0,
+    aff_fraction: Annotated[
+        float, typer.Option("--aff-fraction", help="Share of AFF patients, 0 to 1.")
+    ] = 0.2,
+    min_size: Annotated[
+        int, typer.Option("--min-size", help="Smallest image width or height, pixels.")
+    ] = 1000,
+    max_size: Annotated[
+        int, typer.Option("--max-size", help="Largest image width or height, pixels.")
+    ] = 3500,
+    min_spacing: Annotated[
+        float, typer.Option("--min-spacing", help="Smallest pixel spacing, mm.")
+    ] = 0.1,
+    max_spacing: Annotated[
+        float, typer.Option("--max-spacing", help="Largest pixel spacing, mm.")
+    ] = 0.2,
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
+) -> None:
+    """Write synthetic femur radiographs (AFF/NFF fractures, known centres) and a manifest."""
+    with user_errors():
+        from fracturelab.synth.femur import make_femur_dataset
+
+        manifest = make_femur_dataset(
+            out,
+            n,
+            seed=seed,
+            aff_fraction=aff_fraction,
+            size_range_px=(min_size, max_size),
+            spacing_range_mm=(min_spacing, max_spacing),
+            progress=not quiet,
+        )
+        _print_femur_summary(manifest)
+
+
+def _print_femur_summary(manifest: Path) -> None:
+    import csv
+
+    from rich.console import Console
+
+    with manifest.open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    console = Console()
+    patients = {row["patient_id"] for row in rows}
+    console.print(
+        f"Wrote {len(rows)} femur radiographs of {len(patients)} patients to "
+        f"[bold]{manifest.parent / 'images'}[/bold]"
+    )
+    for label in ("AFF", "NFF"):
+        images = [row for row in rows if row["label"] == label]
+        people = {row["patient_id"] for row in images}
+        plural = "" if len(people) == 1 else "s"
+        console.print(f"  {label}: {len(images)} images, {len(people)} patient{plural}")
+    console.print(f"Manifest: {manifest}")
+    console.print(f"Ground truth: {manifest.parent / 'truth.json'}")
 
 
 def _triple(option: str, text: str) -> tuple[float, float, float]:
