@@ -1,9 +1,10 @@
 """The femur experiment: localizers, patch vs downsample classifiers, CNN vs ViT.
 
 For each backbone and each cross-validation fold a localizer and two classifiers (patch and
-downsample) are trained; out-of-fold validation predictions choose the epochs, the decision
-thresholds and the best models. Final models are then trained on all non-test images and
-score the held-out test set once. Everything is checkpointed in the run folder, so an
+downsample) are trained; out-of-fold validation predictions choose the decision thresholds
+and the best models. Final models are then trained on all non-test images for as many epochs
+as the slowest fold needed to reach its best validation score, and score the held-out test
+set once. Everything is checkpointed in the run folder, so an
 interrupted run resumes where it stopped.
 """
 
@@ -13,7 +14,6 @@ import csv
 import io
 import json
 import logging
-import statistics
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -171,7 +171,7 @@ class _Runner:
             self._localizer_loss,
             self.c.localizer_training,
             None,
-            epochs=max(1, round(statistics.median(best_epochs))),
+            epochs=max(best_epochs),
         )
         return model
 
@@ -229,7 +229,7 @@ class _Runner:
             self._classifier_loss(labels[development]),
             c.classifier_training,
             None,
-            epochs=max(1, round(statistics.median(best_epochs))),
+            epochs=max(best_epochs),
         )
         p[test] = predict_probabilities(model, self._dataset(approach, test, located, train=False))
         self.r.probabilities[(approach, backbone)] = p

@@ -20,15 +20,27 @@ def _grid(height: int, width: int, device: torch.device) -> tuple[torch.Tensor, 
 
 
 def heatmap_loss(
-    logits: torch.Tensor, center_xy_input: torch.Tensor, input_size: int, sigma_px: float = 3.0
+    logits: torch.Tensor,
+    center_xy_input: torch.Tensor,
+    input_size: int,
+    sigma_px: float = 3.0,
+    coordinate_weight: float = 10.0,
 ) -> torch.Tensor:
-    """Cross-entropy between the spatial softmax of ``logits`` and a Gaussian at the centre.
+    """Cross-entropy to a Gaussian target plus a soft-argmax coordinate term.
+
+    The cross-entropy between the spatial softmax of ``logits`` and a Gaussian at the centre
+    shapes the heatmap; the distance between the softmax's expected position and the centre
+    (as a fraction of the input side, times ``coordinate_weight``) gives every pixel a
+    gradient towards the centre from the first step, so training converges in fewer steps
+    (the DSNT idea: Nibali et al., "Numerical Coordinate Regression with Convolutional Neural
+    Networks", 2018).
 
     Args:
         logits: Shape ``(B, 1, h, w)``.
         center_xy_input: Shape ``(B, 2)``: true centres ``(x, y)`` in input pixels.
         input_size: Side ``S`` of the network input in pixels.
         sigma_px: Standard deviation of the target in input pixels.
+        coordinate_weight: Weight of the coordinate term.
 
     Returns:
         The mean loss over the batch (a scalar).
@@ -43,7 +55,12 @@ def heatmap_loss(
     d2 = (xs[None] - cx[:, None, None]) ** 2 + (ys[None] - cy[:, None, None]) ** 2
     target = torch.softmax((-d2 / (2 * sigma**2)).reshape(batch, -1), dim=1)
     log_p = F.log_softmax(logits.float().reshape(batch, -1), dim=1)
-    return -(target * log_p).sum(dim=1).mean()
+    cross_entropy = -(target * log_p).sum(dim=1).mean()
+    p = log_p.exp().reshape(batch, height, width)
+    expected_x = (p.sum(dim=1) * xs[0]).sum(dim=1)
+    expected_y = (p.sum(dim=2) * ys[:, 0]).sum(dim=1)
+    distance = torch.hypot(expected_x - cx, expected_y - cy) / width
+    return cross_entropy + coordinate_weight * distance.mean()
 
 
 def decode_heatmap(logits: torch.Tensor, input_size: int) -> torch.Tensor:

@@ -31,6 +31,7 @@ BACKBONES = ("cnn", "vit")
 @dataclass(frozen=True)
 class _Size:
     unet_channels: tuple[int, ...]
+    unet_res_units: int
     resnet_planes: tuple[int, int, int, int]
     resnet_layers: tuple[int, int, int, int]
     vit_hidden: int
@@ -39,9 +40,9 @@ class _Size:
 
 
 SIZES: dict[str, _Size] = {
-    "tiny": _Size((4, 8, 16, 32), (8, 16, 32, 64), (1, 1, 1, 1), 32, 2, 2),
-    "small": _Size((8, 16, 32, 64), (16, 32, 64, 128), (1, 1, 1, 1), 96, 4, 3),
-    "base": _Size((16, 32, 64, 128, 256), (64, 128, 256, 512), (2, 2, 2, 2), 384, 8, 6),
+    "tiny": _Size((4, 8, 16, 32), 0, (8, 16, 32, 64), (1, 1, 1, 1), 32, 2, 2),
+    "small": _Size((8, 16, 32, 64, 128), 0, (16, 32, 64, 128), (1, 1, 1, 1), 96, 4, 3),
+    "base": _Size((16, 32, 64, 128, 256), 2, (64, 128, 256, 512), (2, 2, 2, 2), 384, 8, 6),
 }
 VIT_PATCH = 16
 
@@ -196,6 +197,6 @@ def build_localizer(backbone: str, input_size: int, size: str = "small") -> nn.M
         out_channels=1,
         channels=preset.unet_channels,
         strides=(2,) * (levels - 1),
-        num_res_units=1,
+        num_res_units=preset.unet_res_units,
         norm="batch",
     )
