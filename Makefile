@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
 
-.PHONY: setup demo test lint typecheck unit bench clean
+.PHONY: setup demo demo-femur test lint typecheck unit bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +18,14 @@ demo: setup
 	$(BIN)/fracturelab synth spine --out demo/phantom --fractures T12:2:wedge,L1:3:crush,L3:1:biconcave
 	$(BIN)/fracturelab spine analyze --ct demo/phantom/ct.nii.gz --vertebrae demo/phantom/vertebrae.nii.gz --out demo/results
 	@echo "Open demo/results/overview.png; numbers in demo/results/vertebrae.json and .csv"
+
+# Femur radiographs: a small synthetic set, a CNN-only experiment (about 5 minutes on 2 cores),
+# then prediction on two of the radiographs with the model the experiment chose.
+demo-femur: setup
+	$(BIN)/fracturelab synth femur --out demo/femur-data --n 120 --min-size 600 --max-size 1200 --seed 1
+	$(BIN)/fracturelab femur experiment --manifest demo/femur-data/manifest.csv --out demo/femur-run --folds 2 --backbones cnn --epochs 25 --localizer-epochs 40
+	$(BIN)/fracturelab femur predict demo/femur-data/images/P0001_1.png demo/femur-data/images/P0002_1.png --model demo/femur-run/models/best --out demo/femur-predictions
+	@echo "Open demo/femur-run/report.html; predictions in demo/femur-predictions/"
 
 lint: setup
 	$(BIN)/ruff check src tests benchmarks
@@ -33,6 +41,7 @@ test: lint typecheck unit
 
 bench: setup
 	$(BIN)/python benchmarks/spine_morphometry.py
+	$(BIN)/python benchmarks/femur_predict.py
 
 clean:
 	rm -rf $(VENV) demo test-artifacts

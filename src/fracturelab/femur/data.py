@@ -196,19 +196,23 @@ def _flip() -> bool:
     return bool(torch.rand(1) < 0.5)
 
 
-class LocalizerDataset(Dataset[dict[str, torch.Tensor]]):
-    """Letterboxed images with their true centre in input pixels.
+class _PreparedDataset(Dataset[dict[str, torch.Tensor]]):
+    """Items built from a list of prepared images, optionally augmented."""
 
-    Items: ``image`` ``(1, S, S)`` standardised, ``center`` ``(2,)`` as ``(x, y)``.
-    Augmentation: left-right flips (left and right femurs) and exposure.
-    """
-
-    def __init__(self, images: list[PreparedImage], augment: bool) -> None:
+    def __init__(self, images: list[PreparedImage], augment: bool = False) -> None:
         self.images = images
         self.augment = augment
 
     def __len__(self) -> int:
         return len(self.images)
+
+
+class LocalizerDataset(_PreparedDataset):
+    """Letterboxed images with their true centre in input pixels.
+
+    Items: ``image`` ``(1, S, S)`` standardised, ``center`` ``(2,)`` as ``(x, y)``.
+    Augmentation: left-right flips (left and right femurs) and exposure.
+    """
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         item = self.images[index]
@@ -222,7 +226,7 @@ class LocalizerDataset(Dataset[dict[str, torch.Tensor]]):
         return {"image": standardise(image)[None], "center": center}
 
 
-class PatchDataset(Dataset[dict[str, torch.Tensor]]):
+class PatchDataset(_PreparedDataset):
     """Native-resolution patches around a centre, with the AFF label.
 
     Items: ``image`` ``(1, P, P)`` standardised, ``label`` () float (1 = AFF).
@@ -244,15 +248,11 @@ class PatchDataset(Dataset[dict[str, torch.Tensor]]):
         jitter_px: float = 0.0,
         augment: bool = False,
     ) -> None:
-        self.images = images
+        super().__init__(images, augment)
         self.geometry = geometry
         self.centers = centers_xy_px
         self.jitter_px = jitter_px
-        self.augment = augment
         self._cache: dict[int, FloatArray] = {}
-
-    def __len__(self) -> int:
-        return len(self.images)
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         item = self.images[index]
@@ -276,18 +276,11 @@ class PatchDataset(Dataset[dict[str, torch.Tensor]]):
         return {"image": standardise(image)[None], "label": torch.tensor(float(item.label))}
 
 
-class BaselineDataset(Dataset[dict[str, torch.Tensor]]):
+class BaselineDataset(_PreparedDataset):
     """The whole radiograph padded to a square and downsampled (the baseline's input).
 
     Items: ``image`` ``(1, 224, 224)`` standardised, ``label`` () float (1 = AFF).
     """
-
-    def __init__(self, images: list[PreparedImage], augment: bool = False) -> None:
-        self.images = images
-        self.augment = augment
-
-    def __len__(self) -> int:
-        return len(self.images)
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         item = self.images[index]

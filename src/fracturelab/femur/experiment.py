@@ -133,6 +133,12 @@ class _Runner:
             progress=self.progress,
         )
         self.r.history[name] = list(outcome.history)
+        if self.progress is not None:
+            score = (
+                "" if outcome.best_score is None else f", validation score {outcome.best_score:.3f}"
+            )
+            done = f"{outcome.epochs_run} epochs" + (" (resumed)" if outcome.resumed else "")
+            self.progress.console.print(f"{name}: {done}, kept epoch {outcome.best_epoch}{score}")
         return outcome.best_epoch
 
     # ------------------------------------------------------------------ localizers

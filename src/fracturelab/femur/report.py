@@ -36,6 +36,12 @@ def _p_value(value: Any) -> str:
     return "< 0.001" if value < 0.001 else f"{value:.3f}"
 
 
+def _p_equation(value: Any) -> str:
+    """``p = 0.042`` or ``p < 0.001`` for running text."""
+    text = _p_value(value)
+    return f"p {text}" if text.startswith("<") else f"p = {text}"
+
+
 def _auc_text(metrics: dict[str, Any]) -> str:
     ci = metrics.get("auc_ci")
     text = _number(metrics.get("auc"))
@@ -104,10 +110,10 @@ def _answers(metrics: dict[str, Any]) -> list[str]:
     test = metrics["localisation"][best]["test"]
     aff, nff, unit = test["AFF"], test["NFF"], test["unit"]
     if aff.get("n") and nff.get("n"):
-        p = _p_value(test["mann_whitney_aff_vs_nff"].get("p_value"))
+        p = _p_equation(test["mann_whitney_aff_vs_nff"].get("p_value"))
         answers.append(
             f"Localisation ({best} localizer, test set): median error {aff['median']:.2f} {unit} "
-            f"for AFF vs {nff['median']:.2f} {unit} for NFF (Mann-Whitney p = {p})."
+            f"for AFF vs {nff['median']:.2f} {unit} for NFF (Mann-Whitney {p})."
         )
     image = metrics["classification"]["image"]
     for row in metrics["comparisons"]:
@@ -116,7 +122,7 @@ def _answers(metrics: dict[str, Any]) -> list[str]:
         a, b = row["a"], row["b"]
         answers.append(
             f"{a} vs {b} (test, per image): AUC {_auc_text(image[a]['test'])} vs "
-            f"{_auc_text(image[b]['test'])}; DeLong p = {_p_value(row['p_value'])}."
+            f"{_auc_text(image[b]['test'])}; DeLong {_p_equation(row['p_value'])}."
         )
     return answers
 
