@@ -19,7 +19,7 @@ demo: setup
 	$(BIN)/fracturelab spine analyze --ct demo/phantom/ct.nii.gz --vertebrae demo/phantom/vertebrae.nii.gz --out demo/results
 	@echo "Open demo/results/overview.png; numbers in demo/results/vertebrae.json and .csv"
 
-# Femur radiographs: a small synthetic set, a CNN-only experiment (about 5 minutes on 2 cores),
+# Femur radiographs: a small synthetic set, a CNN-only experiment (about 2 minutes on 2 cores),
 # then prediction on two of the radiographs with the model the experiment chose.
 demo-femur: setup
 	$(BIN)/fracturelab synth femur --out demo/femur-data --n 120 --min-size 600 --max-size 1200 --seed 1
