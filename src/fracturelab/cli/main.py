@@ -7,6 +7,7 @@ import typer
 from fracturelab.cli.femur import app as femur_app
 from fracturelab.cli.spine import app as spine_app
 from fracturelab.cli.synth import app as synth_app
+from fracturelab.cli.workstation import app as workstation_app
 
 __all__ = ["app", "main"]
 
@@ -20,6 +21,7 @@ app = typer.Typer(
 app.add_typer(spine_app, name="spine")
 app.add_typer(femur_app, name="femur")
 app.add_typer(synth_app, name="synth")
+app.add_typer(workstation_app, name="workstation")
 
 
 def main() -> None:

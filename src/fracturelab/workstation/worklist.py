@@ -1,0 +1,262 @@
+"""Cases, worklists and readings: who reads what, and the life of a reading."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from fracturelab.errors import InputError
+from fracturelab.workstation.models import (
+    TASKS,
+    Assignment,
+    AuditEvent,
+    Case,
+    Reading,
+    User,
+    utc_now,
+)
+
+__all__ = [
+    "MAX_TIME_STEP_S",
+    "AssignResult",
+    "assign",
+    "check_task",
+    "finish_reading",
+    "get_case",
+    "list_cases",
+    "open_reading",
+    "record_time",
+    "set_reference",
+    "worklist",
+]
+
+#: Longest time one report of :func:`record_time` may add (an idle tab must not count hours).
+MAX_TIME_STEP_S = 600.0
+
+
+def check_task(task: str) -> str:
+    """Return ``task`` if it is ``spine`` or ``femur``.
+
+    Raises:
+        InputError: Otherwise.
+
+    """
+    if task not in TASKS:
+        close = difflib.get_close_matches(task, TASKS, n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise InputError(f"task {task!r} is not known; {hint}use spine or femur")
+    return task
+
+
+def list_cases(session: Session, task: str) -> list[Case]:
+    """Every case of a task, by name."""
+    check_task(task)
+    return list(session.scalars(select(Case).where(Case.task == task).order_by(Case.name)))
+
+
+def get_case(session: Session, task: str, name: str) -> Case:
+    """The case of ``task`` called ``name``.
+
+    Raises:
+        InputError: If there is none (with the closest existing name).
+
+    """
+    check_task(task)
+    case = session.scalars(select(Case).where(Case.task == task, Case.name == name)).first()
+    if case is None:
+        names = list(session.scalars(select(Case.name).where(Case.task == task)))
+        close = difflib.get_close_matches(name, names, n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise InputError(
+            f"no {task} case {name!r}; {hint}import it with fracturelab workstation import {task}"
+        )
+    return case
+
+
+@dataclass(frozen=True)
+class AssignResult:
+    """What :func:`assign` did.
+
+    Attributes:
+        added: Cases newly put on the worklist.
+        already: Cases that were on it before.
+
+    """
+
+    added: int
+    already: int
+
+
+def assign(
+    session: Session, cases: Iterable[Case], reader: User, by: User | None = None
+) -> AssignResult:
+    """Put cases on a reader's worklist (idempotent); the caller commits.
+
+    Args:
+        session: Open session.
+        cases: Cases to assign.
+        reader: The user who will read them (readers and admins can both read).
+        by: The admin who assigns, for the audit trail (``None``: the command line).
+
+    Raises:
+        InputError: If the reader's account is deactivated.
+
+    """
+    if not reader.active:
+        raise InputError(f"user {reader.username!r} is deactivated; activate the account first")
+    assigned = set(
+        session.scalars(select(Assignment.case_id).where(Assignment.reader_id == reader.id))
+    )
+    added = already = 0
+    for case in cases:
+        if case.id in assigned:
+            already += 1
+            continue
+        session.add(Assignment(case_id=case.id, reader_id=reader.id))
+        session.add(
+            AuditEvent(
+                user_id=None if by is None else by.id,
+                case_id=case.id,
+                action="assign",
+                new={"reader": reader.username},
+            )
+        )
+        assigned.add(case.id)
+        added += 1
+    session.flush()
+    return AssignResult(added, already)
+
+
+def worklist(session: Session, reader: User, task: str | None = None) -> list[Case]:
+    """The cases assigned to ``reader`` (optionally of one task), by task and name."""
+    query = (
+        select(Case)
+        .join(Assignment, Assignment.case_id == Case.id)
+        .where(Assignment.reader_id == reader.id)
+        .order_by(Case.task, Case.name)
+    )
+    if task is not None:
+        query = query.where(Case.task == check_task(task))
+    return list(session.scalars(query))
+
+
+def open_reading(session: Session, case: Case, reader: User) -> Reading:
+    """The reader's reading of ``case``, created on first use; the caller commits.
+
+    Raises:
+        InputError: If the case is not on the reader's worklist.
+
+    """
+    query = select(Reading).where(Reading.case_id == case.id, Reading.reader_id == reader.id)
+    reading = session.scalars(query).first()
+    if reading is not None:
+        return reading
+    assigned = session.scalars(
+        select(Assignment.id).where(
+            Assignment.case_id == case.id, Assignment.reader_id == reader.id
+        )
+    ).first()
+    if assigned is None:
+        raise InputError(
+            f"case {case.name!r} is not on {reader.username!r}'s worklist; an admin assigns it "
+            "with fracturelab workstation assign"
+        )
+    try:
+        with session.begin_nested():
+            reading = Reading(case_id=case.id, reader_id=reader.id)
+            session.add(reading)
+    except IntegrityError:  # another tab created it at the same moment
+        return session.scalars(query).one()
+    return reading
+
+
+def finish_reading(
+    session: Session, reading: Reading, user: User, client: str | None = None, *, done: bool = True
+) -> None:
+    """Mark a reading done (or open again); audited, the caller commits.
+
+    Raises:
+        InputError: If ``user`` is not the reading's reader.
+
+    """
+    if user.id != reading.reader_id:
+        raise InputError(f"user {user.username!r} cannot finish another reader's reading")
+    status = "done" if done else "open"
+    if reading.status == status:
+        return
+    session.add(
+        AuditEvent(
+            user_id=user.id,
+            case_id=reading.case_id,
+            reading_id=reading.id,
+            old={"status": reading.status},
+            new={"status": status},
+            action="status",
+            client=client,
+        )
+    )
+    reading.status = status
+    reading.updated_at = utc_now()
+    session.flush()
+
+
+def record_time(session: Session, reading: Reading, seconds: float) -> float:
+    """Add time spent on a case (capped at :data:`MAX_TIME_STEP_S` per call); returns the total.
+
+    The addition happens in SQL, so reports from two tabs both count.
+
+    Raises:
+        InputError: If ``seconds`` is negative or not a number.
+
+    """
+    if not (isinstance(seconds, int | float) and seconds >= 0):
+        raise InputError(f"seconds={seconds!r} is not valid; give a time >= 0 in seconds")
+    step = min(float(seconds), MAX_TIME_STEP_S)
+    session.execute(
+        update(Reading)
+        .where(Reading.id == reading.id)
+        .values(time_spent_s=Reading.time_spent_s + step)
+        .execution_options(synchronize_session=False)
+    )
+    session.flush()
+    session.refresh(reading, ["time_spent_s"])
+    return reading.time_spent_s
+
+
+def set_reference(
+    session: Session, reading: Reading, admin: User, client: str | None = None
+) -> None:
+    """Mark ``reading`` as the reference standard of its case (one per case); audited.
+
+    Raises:
+        InputError: If ``admin`` is not an active admin.
+
+    """
+    if admin.role != "admin" or not admin.active:
+        raise InputError(f"user {admin.username!r} is not an admin; only admins set references")
+    others = session.scalars(
+        select(Reading).where(Reading.case_id == reading.case_id, Reading.is_reference)
+    )
+    previous = [other for other in others if other.id != reading.id]
+    for other in previous:
+        other.is_reference = False
+    if reading.is_reference and not previous:
+        return
+    reading.is_reference = True
+    session.add(
+        AuditEvent(
+            user_id=admin.id,
+            case_id=reading.case_id,
+            reading_id=reading.id,
+            old={"reference_reading": [other.id for other in previous]},
+            new={"reference_reading": reading.id},
+            action="reference",
+            client=client,
+        )
+    )
+    session.flush()
