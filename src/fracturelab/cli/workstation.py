@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -51,13 +53,22 @@ def _workstation() -> None:
     """Labelling workstation: database, users, cases, worklists and label export."""
 
 
-def _open(db: str | None) -> Database:
+@contextmanager
+def _connected(db: str | None) -> Iterator[Database]:
+    """The checked workstation database; its connections are closed afterwards, error or not."""
     from fracturelab.workstation.db import Database
     from fracturelab.workstation.settings import WorkstationSettings
 
     database = Database(WorkstationSettings.resolve(db))
-    database.check()
-    return database
+    try:
+        database.check()
+        yield database
+    finally:
+        database.dispose()
+
+
+def _echo_importing(name: str) -> None:
+    typer.echo(f"importing {name}", err=True)
 
 
 @app.command("init")
@@ -93,14 +104,13 @@ def user_add(
     with user_errors():
         from fracturelab.workstation.users import add_user
 
-        database = _open(db)
-        if password_stdin:
-            password = sys.stdin.readline().rstrip("\r\n")
-        else:
-            password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
-        with database.transaction() as session:
-            add_user(session, name, password, role)
-        database.dispose()
+        with _connected(db) as database:
+            if password_stdin:
+                password = sys.stdin.readline().rstrip("\r\n")
+            else:
+                password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+            with database.transaction() as session:
+                add_user(session, name, password, role)
         typer.echo(f"Added {role} {name!r}")
 
 
@@ -113,13 +123,12 @@ def user_list(db: DbOption = None) -> None:
 
         from fracturelab.workstation.users import list_users
 
-        database = _open(db)
-        table = Table("user", "role", "active", "created")
-        with database.transaction() as session:
-            for user in list_users(session):
-                created = f"{user.created_at:%Y-%m-%d %H:%M}"
-                table.add_row(user.username, user.role, "yes" if user.active else "no", created)
-        database.dispose()
+        with _connected(db) as database:
+            table = Table("user", "role", "active", "created")
+            with database.transaction() as session:
+                for user in list_users(session):
+                    created = f"{user.created_at:%Y-%m-%d %H:%M}"
+                    table.add_row(user.username, user.role, "yes" if user.active else "no", created)
         Console().print(table)
 
 
@@ -146,16 +155,14 @@ def import_spine(
     with user_errors():
         from fracturelab.workstation.importer import import_spine as run
 
-        database = _open(db)
-        with database.session() as session:
+        with _connected(db) as database, database.session() as session:
             summary = run(
                 session,
                 ct_dir,
                 vertebrae_dir,
                 suggest,
-                progress=lambda name: typer.echo(f"importing {name}", err=True),
+                progress=_echo_importing,
             )
-        database.dispose()
         _report(summary)
 
 
@@ -171,15 +178,13 @@ def import_femur(
     with user_errors():
         from fracturelab.workstation.importer import import_femur as run
 
-        database = _open(db)
-        with database.session() as session:
+        with _connected(db) as database, database.session() as session:
             summary = run(
                 session,
                 manifest,
                 model,
-                progress=lambda name: typer.echo(f"importing {name}", err=True),
+                progress=_echo_importing,
             )
-        database.dispose()
         _report(summary)
 
 
@@ -205,8 +210,7 @@ def assign(
         check_task(task)
         if bool(case) == all_cases:
             raise InputError("give either --case NAME (repeatable) or --all-cases, not both")
-        database = _open(db)
-        with database.transaction() as session:
+        with _connected(db) as database, database.transaction() as session:
             user = get_user(session, reader)
             cases = (
                 list_cases(session, task)
@@ -214,7 +218,6 @@ def assign(
                 else [get_case(session, task, name) for name in case or []]
             )
             result = run(session, cases, user)
-        database.dispose()
         typer.echo(
             f"Assigned {result.added} {task} case(s) to {reader} "
             f"({result.already} already on the worklist)"
@@ -239,10 +242,8 @@ def export(
         from fracturelab.workstation.worklist import check_task
 
         run = export_spine if check_task(task) == "spine" else export_femur
-        database = _open(db)
-        with database.session() as session:
+        with _connected(db) as database, database.session() as session:
             summary = run(session, out, reader, consensus)
-        database.dispose()
         for tie in summary.ties:
             typer.echo(f"tie (left empty): {tie}", err=True)
         if summary.skipped:
