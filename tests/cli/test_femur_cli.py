@@ -37,6 +37,9 @@ def test_predict_writes_json_and_overlay(tiny_run: ExperimentResult, tmp_path: P
     assert data["label"] == ("AFF" if data["p_aff"] >= data["threshold"] else "NFF")
     spacing = float(row["pixel_spacing_mm"])  # synthetic PNGs carry it in pHYs too
     assert data["center_mm"] == pytest.approx([v * spacing for v in data["center_px"]], rel=1e-3)
+    x0, y0, x1, y1 = data["patch_box_px"]
+    assert (x1 - x0, y1 - y0) == (224, 224)  # a native-resolution patch
+    assert x0 <= data["center_px"][0] < x1 and y0 <= data["center_px"][1] < y1
     assert (tmp_path / f"{image.stem}.png").read_bytes()[:4] == b"\x89PNG"
 
 

@@ -20,8 +20,6 @@ if TYPE_CHECKING:
 
 __all__ = ["analyse", "model_name"]
 
-FloatArray = npt.NDArray[np.float64]
-
 
 def model_name(approach: str, backbone: str) -> str:
     """Display name of a classifier, e.g. ``patch-cnn``."""
@@ -42,20 +40,13 @@ def _subsets(result: ExperimentResult) -> dict[str, npt.NDArray[np.int_]]:
     return {"test": result.splits.indices(TEST), "validation": result.splits.development()}
 
 
-def _spacing(result: ExperimentResult) -> FloatArray:
-    return np.array(
-        [image.spacing_xy_mm or (np.nan, np.nan) for image in result.images], dtype=np.float64
-    )
-
-
 def _localisation(result: ExperimentResult) -> dict[str, Any]:
-    from fracturelab.evaluation import compare_groups, localisation_errors, success_rates
+    from fracturelab.evaluation import compare_groups, success_rates
 
-    truth = np.array([image.center_xy_px for image in result.images], dtype=np.float64)
     labels = result.labels
     out: dict[str, Any] = {}
-    for backbone, centers in result.centers.items():
-        errors = localisation_errors(centers, truth, _spacing(result))
+    for backbone in result.centers:
+        errors = result.errors(backbone)
         per_subset: dict[str, Any] = {}
         for subset, chosen in _subsets(result).items():
             unit, values = ("mm", errors.mm) if np.isfinite(errors.mm[chosen]).any() else (

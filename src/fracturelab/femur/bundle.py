@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -13,7 +12,7 @@ from torch import nn
 
 from fracturelab.errors import InputError
 from fracturelab.femur.data import PatchGeometry, standardise
-from fracturelab.femur.geometry import Letterbox, crop_patch
+from fracturelab.femur.geometry import Letterbox, crop_patch, patch_box
 from fracturelab.femur.heatmap import decode_heatmap
 from fracturelab.femur.networks import build_classifier, build_localizer
 from fracturelab.imaging.radiograph import Radiograph
@@ -134,15 +133,8 @@ class FemurModel:
                 )
             region = self.geometry.region_xy_px(radiograph.spacing_xy_mm)
             patch = crop_patch(radiograph.array, center, self.geometry.size_px, region_xy_px=region)
-            width, height = region or (self.geometry.size_px, self.geometry.size_px)
-            x0 = math.floor(x + 0.5) - math.ceil(width) // 2
-            y0 = math.floor(y + 0.5) - math.ceil(height) // 2
-            box = (
-                float(x0),
-                float(y0),
-                float(x0 + math.ceil(width)),
-                float(y0 + math.ceil(height)),
-            )
+            x0, y0, x1, y1 = patch_box(center, self.geometry.size_px, region)
+            box = (float(x0), float(y0), float(x1), float(y1))
             image = torch.from_numpy(patch)
         else:
             image = Letterbox.fit(radiograph.shape, self.baseline_input_px).apply(pixels)

@@ -25,6 +25,7 @@ import torch
 from torch import nn
 
 from fracturelab.errors import InputError
+from fracturelab.evaluation import LocalisationErrors, localisation_errors, roc_auc
 from fracturelab.femur.bundle import APPROACHES, FemurModel
 from fracturelab.femur.config import ExperimentConfig
 from fracturelab.femur.data import (
@@ -87,18 +88,31 @@ class ExperimentResult:
         """1 for AFF, 0 for NFF, per image."""
         return np.array([image.label for image in self.images])
 
+    @property
+    def truth_xy_px(self) -> npt.NDArray[np.float64]:
+        """True centres ``(N, 2)`` in original pixels."""
+        return np.array([image.center_xy_px for image in self.images], dtype=np.float64)
 
-def _errors_px(centers: FloatArray, images: list[PreparedImage]) -> FloatArray:
-    truth = np.array([image.center_xy_px for image in images], dtype=np.float32)
-    return np.asarray(np.linalg.norm(centers - truth, axis=1), dtype=np.float32)
+    @property
+    def spacing_xy_mm(self) -> npt.NDArray[np.float64]:
+        """Pixel spacing ``(N, 2)`` in mm; rows of NaN where unknown."""
+        return np.array(
+            [image.spacing_xy_mm or (np.nan, np.nan) for image in self.images], dtype=np.float64
+        )
+
+    def errors(self, backbone: str) -> LocalisationErrors:
+        """Localisation errors (px and mm) of one localizer backbone for every image."""
+        return localisation_errors(self.centers[backbone], self.truth_xy_px, self.spacing_xy_mm)
+
+
+def _median_error_px(centers: FloatArray, images: list[PreparedImage]) -> float:
+    truth = [image.center_xy_px for image in images]
+    return float(np.median(localisation_errors(centers, truth).px))
 
 
 def _auc(labels: npt.NDArray[np.int_], p: FloatArray) -> float:
-    from sklearn.metrics import roc_auc_score
-
-    if len(set(labels.tolist())) < 2:
-        return 0.5
-    return float(roc_auc_score(labels, p))
+    """AUC, or 0.5 (chance) when only one class is present (a tiny validation fold)."""
+    return roc_auc(labels, p) if len(set(labels.tolist())) == 2 else 0.5
 
 
 class _Runner:
@@ -109,6 +123,7 @@ class _Runner:
         self.c = result.config
         self.progress = progress
         self.checkpoints = result.out / "checkpoints"
+        self._localizer_models: dict[str, nn.Module] = {}
 
     def _fit(
         self,
@@ -157,7 +172,7 @@ class _Runner:
                     LocalizerDataset([images[i] for i in train], augment=True),
                     self._localizer_loss,
                     c.localizer_training,
-                    lambda m, v=val_images: -float(np.median(_errors_px(predict_centers(m, v), v))),  # type: ignore[misc]
+                    lambda m, v=val_images: -_median_error_px(predict_centers(m, v), v),  # type: ignore[misc]
                 )
             )
             centers[val] = predict_centers(model, val_images)
@@ -277,8 +292,6 @@ class _Runner:
 
         return loss
 
-    _localizer_models: dict[str, nn.Module]
-
 
 def _prepare(manifest: Manifest, config: ExperimentConfig, progress: Any) -> list[PreparedImage]:
     rows = manifest.labelled().rows
@@ -375,17 +388,12 @@ def run_experiment(
             notes=list(manifest.notes),
         )  # fmt: skip
         runner = _Runner(result, progress)
-        runner._localizer_models = {}
         for backbone in settings.backbones:
             runner.localizers(backbone)
         development = splits.development()
         result.best_localizer = min(
             settings.backbones,
-            key=lambda b: float(
-                np.median(
-                    _errors_px(result.centers[b][development], [images[i] for i in development])
-                )
-            ),
+            key=lambda b: float(np.median(result.errors(b).px[development])),
         )
         for approach in APPROACHES:
             for backbone in settings.backbones:
@@ -423,17 +431,14 @@ def write_predictions(result: ExperimentResult) -> None:
          "pred_y", "error_px", "error_mm"]
     )  # fmt: skip
     for backbone, centers in result.centers.items():
-        for image, split, center in zip(result.images, assignment, centers, strict=True):
+        errors = result.errors(backbone)
+        rows = zip(result.images, assignment, centers, errors.px, errors.mm, strict=True)
+        for image, split, center, error_px, error_mm in rows:
             tx, ty = image.center_xy_px
-            error_px = float(np.hypot(center[0] - tx, center[1] - ty))
-            error_mm = ""
-            if image.spacing_xy_mm is not None:
-                sx, sy = image.spacing_xy_mm
-                error_mm = f"{float(np.hypot((center[0] - tx) * sx, (center[1] - ty) * sy)):.3f}"
             writer.writerow(
                 [image.row.image_text, image.row.patient_id, image.row.label, split, backbone,
                  f"{tx:.2f}", f"{ty:.2f}", f"{center[0]:.2f}", f"{center[1]:.2f}",
-                 f"{error_px:.2f}", error_mm]
+                 f"{error_px:.2f}", f"{error_mm:.3f}" if np.isfinite(error_mm) else ""]
             )  # fmt: skip
     atomic_write_text(result.out / "localisation.csv", buffer.getvalue())
     buffer = io.StringIO()

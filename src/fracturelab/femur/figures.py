@@ -192,7 +192,6 @@ def draw_figures(result: ExperimentResult, metrics: dict[str, Any]) -> dict[str,
     """Write every figure of the report into the run folder; returns name -> path."""
     from fracturelab.evaluation import (
         aggregate_by_patient,
-        localisation_errors,
         plot_calibration,
         plot_localisation_errors,
         plot_roc,
@@ -233,11 +232,9 @@ def draw_figures(result: ExperimentResult, metrics: dict[str, Any]) -> dict[str,
         figures["calibration"] = plot_calibration(
             calibration, folder / "calibration_test.png", "Test set calibration", n_bins=5
         )
-    truth = np.array([image.center_xy_px for image in result.images], dtype=np.float64)
-    spacing = np.array([i.spacing_xy_mm or (np.nan, np.nan) for i in result.images], np.float64)
     groups: dict[str, Any] = {}
-    for backbone, centers in result.centers.items():
-        errors = localisation_errors(centers[test], truth[test], spacing[test]).mm
+    for backbone in result.centers:
+        errors = result.errors(backbone).mm[test]
         for flag, name in ((1, "AFF"), (0, "NFF")):
             finite = errors[labels == flag]
             if np.isfinite(finite).any():

@@ -14,7 +14,7 @@ import numpy.typing as npt
 import torch
 import torch.nn.functional as F  # noqa: N812 - PyTorch's documented alias
 
-__all__ = ["Letterbox", "crop_patch", "resize_area"]
+__all__ = ["Letterbox", "crop_patch", "patch_box", "resize_area"]
 
 FloatArray = npt.NDArray[np.float32]
 
@@ -92,6 +92,22 @@ class Letterbox:
         return np.asarray((point - np.asarray(self.offset_xy) + 0.5) / scale - 0.5, np.float32)
 
 
+def patch_box(
+    center_xy_px: tuple[float, float],
+    size_px: int = 224,
+    region_xy_px: tuple[float, float] | None = None,
+) -> tuple[int, int, int, int]:
+    """Pixel box ``(x0, y0, x1, y1)`` (x1, y1 exclusive) that :func:`crop_patch` cuts.
+
+    The pixel holding the centre sits at index ``width // 2`` of the box.
+    """
+    width = size_px if region_xy_px is None else max(1, math.ceil(region_xy_px[0]))
+    height = size_px if region_xy_px is None else max(1, math.ceil(region_xy_px[1]))
+    x0 = math.floor(center_xy_px[0] + 0.5) - width // 2
+    y0 = math.floor(center_xy_px[1] + 0.5) - height // 2
+    return x0, y0, x0 + width, y0 + height
+
+
 def crop_patch(
     image: FloatArray,
     center_xy_px: tuple[float, float],
@@ -118,12 +134,9 @@ def crop_patch(
         Shape ``(size_px, size_px)``, float32.
 
     """
-    width = size_px if region_xy_px is None else max(1, math.ceil(region_xy_px[0]))
-    height = size_px if region_xy_px is None else max(1, math.ceil(region_xy_px[1]))
-    cx = center_xy_px[0] - origin_xy_px[0]
-    cy = center_xy_px[1] - origin_xy_px[1]
-    x0 = math.floor(cx + 0.5) - width // 2
-    y0 = math.floor(cy + 0.5) - height // 2
+    local = (center_xy_px[0] - origin_xy_px[0], center_xy_px[1] - origin_xy_px[1])
+    x0, y0, x1, y1 = patch_box(local, size_px, region_xy_px)
+    width, height = x1 - x0, y1 - y0
     patch = np.zeros((height, width), dtype=np.float32)
     rows, columns = image.shape
     sx0, sy0 = max(0, x0), max(0, y0)
