@@ -19,7 +19,7 @@ from fracturelab.workstation.models import Case, User
 from fracturelab.workstation.users import add_user
 
 POSTGRES_ENV = "FRACTURELAB_TEST_POSTGRES_URL"
-_TABLES = "audit_events, answers, readings, assignments, cases, users, workstation_alembic_version"
+_TABLES = "web_sessions, app_settings, audit_events, answers, readings, assignments, cases, users, workstation_alembic_version"
 
 
 def _reset_postgres(url: str) -> None:

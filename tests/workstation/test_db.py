@@ -55,7 +55,10 @@ def test_unknown_revision_is_refused_and_empty_version_table_is_initialised(tmp_
         connection.execute(text(f"DELETE FROM {VERSION_TABLE}"))
     # an empty version table is "no revision": upgrading from scratch must not clash
     with database.engine.begin() as connection:
-        for table in ("audit_events", "answers", "readings", "assignments", "cases", "users"):
+        for table in (
+            "web_sessions", "app_settings", "audit_events", "answers", "readings",
+            "assignments", "cases", "users",
+        ):  # fmt: skip
             connection.execute(text(f"DROP TABLE {table}"))
     assert database.revision() is None
     assert init_database(url).before is None

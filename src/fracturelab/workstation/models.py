@@ -34,6 +34,7 @@ __all__ = [
     "STATUSES",
     "TASKS",
     "Answer",
+    "AppSetting",
     "Assignment",
     "AuditEvent",
     "Base",
@@ -41,6 +42,7 @@ __all__ = [
     "Reading",
     "UTCDateTime",
     "User",
+    "WebSession",
     "utc_now",
 ]
 
@@ -215,6 +217,31 @@ class AuditEvent(Base):
     new: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     action: Mapped[str] = mapped_column(String(32))
     client: Mapped[str | None] = mapped_column(Text)
+
+
+class WebSession(Base):
+    """A logged-in browser; only a SHA-256 of the cookie's token is stored."""
+
+    __tablename__ = "web_sessions"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utc_now)
+    client: Mapped[str | None] = mapped_column(Text)
+
+    user: Mapped[User] = relationship()
+
+
+class AppSetting(Base):
+    """A server-wide setting changed by admins, e.g. ``show_patient_names``."""
+
+    __tablename__ = "app_settings"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[Any] = mapped_column(JSON)
+    updated_at: Mapped[datetime] = mapped_column(default=utc_now)
 
 
 @event.listens_for(AuditEvent, "before_update")

@@ -1,0 +1,99 @@
+"""HTML pages and static files; everything but the login page needs a login."""
+
+from __future__ import annotations
+
+from pathlib import Path, PurePosixPath
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.responses import FileResponse, RedirectResponse, Response
+
+from fracturelab.workstation.server.deps import Auth, DbSession, optional_login
+from fracturelab.workstation.server.reader_api import visible_case
+
+__all__ = ["PUBLIC_STATIC", "STATIC_DIR", "router"]
+
+router = APIRouter()
+
+#: The front end's files.
+STATIC_DIR = Path(__file__).parent / "static"
+#: Static files the login page needs; every other file needs a login.
+PUBLIC_STATIC = frozenset({"login.js", "style.css"})
+_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".mjs": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".wasm": "application/wasm",
+    ".svg": "image/svg+xml",
+    ".png": "image/png",
+    ".txt": "text/plain; charset=utf-8",
+}
+_HTML_HEADERS = {"Cache-Control": "no-store"}
+
+MaybeAuth = Annotated[Auth | None, Depends(optional_login)]
+
+
+def _page(name: str) -> FileResponse:
+    return FileResponse(STATIC_DIR / name, media_type=_TYPES[".html"], headers=_HTML_HEADERS)
+
+
+def _to_login(request: Request) -> RedirectResponse:
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
+
+
+@router.get("/login", response_model=None)
+def login_page() -> Response:
+    """The login form (public)."""
+    return _page("login.html")
+
+
+@router.get("/", response_model=None)
+def worklist_page(request: Request, auth: MaybeAuth) -> Response:
+    """The logged-in user's worklist."""
+    return _to_login(request) if auth is None else _page("worklist.html")
+
+
+@router.get("/cases/{case_id}", response_model=None)
+def case_page(case_id: int, request: Request, auth: MaybeAuth, session: DbSession) -> Response:
+    """The reader view of a case: spine (NiiVue) or femur (radiograph canvas)."""
+    if auth is None:
+        return _to_login(request)
+    case = visible_case(session, case_id, auth.user)
+    return _page("spine.html" if case.task == "spine" else "femur.html")
+
+
+@router.get("/admin", response_model=None)
+def admin_page(request: Request, auth: MaybeAuth) -> Response:
+    """Progress, assignments and reference standard (admins only)."""
+    if auth is None:
+        return _to_login(request)
+    if auth.user.role != "admin":
+        raise HTTPException(403, f"user {auth.user.username!r} is not an admin")
+    return _page("admin.html")
+
+
+def static_file(relative: str) -> Path:
+    """The file under :data:`STATIC_DIR` named by a URL path; 404 for anything outside it."""
+    parts = PurePosixPath(relative).parts
+    if not parts or any(
+        part in ("..", "") or "\\" in part or part.startswith("/") for part in parts
+    ):
+        raise HTTPException(404, "no such file")
+    root = STATIC_DIR.resolve()
+    path = (root / Path(*parts)).resolve()
+    if not path.is_relative_to(root) or not path.is_file():
+        raise HTTPException(404, "no such file")
+    return path
+
+
+@router.get("/static/{relative:path}", response_model=None)
+def static(relative: str, auth: MaybeAuth) -> Response:
+    """Front-end files; only those of the login page are public."""
+    if auth is None and relative not in PUBLIC_STATIC:
+        raise HTTPException(401, "not logged in; log in at /login")
+    path = static_file(relative)
+    media_type = _TYPES.get(path.suffix.lower(), "application/octet-stream")
+    return FileResponse(path, media_type=media_type, headers={"Cache-Control": "no-cache"})

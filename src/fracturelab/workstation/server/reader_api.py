@@ -1,0 +1,282 @@
+"""Reader routes: worklist, case, images, answers (autosave), time spent and status."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Request, Response
+from fastapi.responses import FileResponse
+from pydantic import BaseModel, Field
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from fracturelab.errors import InputError
+from fracturelab.workstation.answers import save_answer
+from fracturelab.workstation.models import Answer, AppSetting, Assignment, Case, Reading, User
+from fracturelab.workstation.server.deps import (
+    DbSession,
+    Login,
+    Writer,
+    client_address,
+    write,
+)
+from fracturelab.workstation.server.images import CaseImages, ImageUnavailableError
+from fracturelab.workstation.worklist import (
+    check_task,
+    finish_reading,
+    open_reading,
+    record_time,
+    worklist,
+)
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/api")
+
+#: The admin setting that lets the UI show DICOM patient names.
+SHOW_PATIENT_NAMES = "show_patient_names"
+
+
+class AnswerIn(BaseModel):
+    """Body of ``PUT /api/cases/{case_id}/answers/{key}``."""
+
+    value: dict[str, Any]
+    base_version: int | None = None
+
+
+class TimeIn(BaseModel):
+    """Body of ``POST /api/cases/{case_id}/time``."""
+
+    seconds: float = Field(ge=0)
+
+
+class StatusIn(BaseModel):
+    """Body of ``POST /api/cases/{case_id}/status``."""
+
+    done: bool
+
+
+def _images(request: Request) -> CaseImages:
+    images: CaseImages = request.app.state.images
+    return images
+
+
+def _reading(session: Session, case_id: int, user: User) -> Reading | None:
+    return session.scalars(
+        select(Reading).where(Reading.case_id == case_id, Reading.reader_id == user.id)
+    ).one_or_none()
+
+
+def _is_assigned(session: Session, case_id: int, user: User) -> bool:
+    query = select(Assignment.id).where(
+        Assignment.case_id == case_id, Assignment.reader_id == user.id
+    )
+    return session.scalars(query).first() is not None
+
+
+def visible_case(session: Session, case_id: int, user: User) -> Case:
+    """The case if ``user`` may see it (on their worklist, or any case for admins); else 404."""
+    case = session.get(Case, case_id)
+    if case is not None and (user.role == "admin" or _is_assigned(session, case_id, user)):
+        return case
+    raise HTTPException(404, f"case {case_id} is not on your worklist")
+
+
+def _assigned_case(session: Session, case_id: int, user: User) -> tuple[Case, Reading]:
+    """The case and the user's reading of it (created on first use); 404 if not assigned."""
+    case = session.get(Case, case_id)
+    if case is None or not _is_assigned(session, case_id, user):
+        raise HTTPException(404, f"case {case_id} is not on your worklist")
+    reading = _reading(session, case_id, user)
+    if reading is None:
+        reading = write(session, lambda: open_reading(session, case, user))
+    return case, reading
+
+
+def _unavailable(error: ImageUnavailableError) -> HTTPException:
+    return HTTPException(404, str(error))
+
+
+@router.get("/worklist")
+def get_worklist(auth: Login, session: DbSession, task: str | None = None) -> list[dict[str, Any]]:
+    """The logged-in user's cases with their reading status, answers given and time spent."""
+    try:
+        cases = worklist(session, auth.user, None if task is None else check_task(task))
+    except InputError as error:
+        raise HTTPException(422, str(error)) from None
+    readings = {
+        reading.case_id: reading
+        for reading in session.scalars(select(Reading).where(Reading.reader_id == auth.user.id))
+    }
+    counts: dict[int, int] = dict(
+        session.execute(
+            select(Answer.reading_id, func.count(Answer.id))
+            .join(Reading, Reading.id == Answer.reading_id)
+            .where(Reading.reader_id == auth.user.id)
+            .group_by(Answer.reading_id)
+        ).all()
+    )
+    rows = []
+    for case in cases:
+        reading = readings.get(case.id)
+        rows.append(
+            {
+                "case_id": case.id,
+                "task": case.task,
+                "name": case.name,
+                "status": "new" if reading is None else reading.status,
+                "answered": 0 if reading is None else counts.get(reading.id, 0),
+                "time_spent_s": 0.0 if reading is None else reading.time_spent_s,
+            }
+        )
+    return rows
+
+
+def _neighbours(session: Session, case: Case, user: User) -> tuple[int | None, int | None]:
+    same_task = [c.id for c in worklist(session, user, case.task)]
+    if case.id not in same_task:
+        return None, None
+    index = same_task.index(case.id)
+    previous = same_task[index - 1] if index > 0 else None
+    following = same_task[index + 1] if index + 1 < len(same_task) else None
+    return previous, following
+
+
+def _show_patient_names(session: Session) -> bool:
+    setting = session.get(AppSetting, SHOW_PATIENT_NAMES)
+    return bool(setting is not None and setting.value)
+
+
+@router.get("/cases/{case_id}")
+def get_case(case_id: int, request: Request, auth: Login, session: DbSession) -> dict[str, Any]:
+    """The case as its reader sees it: suggestion, own answers, levels, image descriptions."""
+    case = visible_case(session, case_id, auth.user)
+    reading = _reading(session, case.id, auth.user)
+    previous, following = _neighbours(session, case, auth.user)
+    images = _images(request)
+    base = f"/api/cases/{case.id}"
+    try:
+        dicom = images.dicom_header(case, _show_patient_names(session))
+        if case.task == "spine":
+            levels = images.spine_levels(case)
+            image: dict[str, Any] = {
+                "url": f"{base}/image", "format": "nifti", "name": f"case{case.id}-ct.nii.gz",
+            }  # fmt: skip
+            labels: dict[str, Any] | None = {
+                "url": f"{base}/labels", "format": "nifti", "name": f"case{case.id}-labels.nii.gz",
+            }  # fmt: skip
+        else:
+            levels, labels = [], None
+            shown = images.radiograph(case)
+            spacing = case.pixel_spacing_mm
+            if spacing is None and shown.spacing_xy_mm is not None:
+                spacing = shown.spacing_xy_mm[0]
+            image = {
+                "url": f"{base}/image",
+                "format": "uint16",
+                "width_px": shown.width_px,
+                "height_px": shown.height_px,
+                "display_width_px": shown.display_width_px,
+                "display_height_px": shown.display_height_px,
+                "pixel_spacing_mm": spacing,
+            }
+    except ImageUnavailableError as error:
+        raise _unavailable(error) from None
+    return {
+        "case_id": case.id,
+        "task": case.task,
+        "name": case.name,
+        "suggestion": case.suggestion,
+        "reading": None
+        if reading is None
+        else {
+            "version": reading.version,
+            "status": reading.status,
+            "time_spent_s": reading.time_spent_s,
+            "answers": {answer.key: answer.value for answer in reading.answers},
+        },
+        "previous_case_id": previous,
+        "next_case_id": following,
+        "levels": levels,
+        "image": image,
+        "labels": labels,
+        "dicom": dicom,
+    }
+
+
+_NO_STORE = {"Cache-Control": "private, no-store"}
+
+
+@router.get("/cases/{case_id}/image", response_model=None)
+def get_image(case_id: int, request: Request, auth: Login, session: DbSession) -> Response:
+    """The case's image: NIfTI for a CT, raw ``uint16`` for a radiograph."""
+    case = visible_case(session, case_id, auth.user)
+    images = _images(request)
+    try:
+        if case.task == "spine":
+            path = images.spine_image(case)
+            return FileResponse(path, media_type="application/octet-stream", headers=_NO_STORE)
+        shown = images.radiograph(case)
+    except ImageUnavailableError as error:
+        raise _unavailable(error) from None
+    headers = {
+        **_NO_STORE,
+        "X-Image-Width": str(shown.display_width_px),
+        "X-Image-Height": str(shown.display_height_px),
+    }
+    return Response(shown.data, media_type="application/octet-stream", headers=headers)
+
+
+@router.get("/cases/{case_id}/labels", response_model=None)
+def get_labels(case_id: int, request: Request, auth: Login, session: DbSession) -> Response:
+    """The vertebra label map of a spine case as NIfTI."""
+    case = visible_case(session, case_id, auth.user)
+    if case.task != "spine":
+        raise HTTPException(404, f"case {case_id} is a {case.task} case and has no label map")
+    try:
+        path = _images(request).spine_labels(case)
+    except ImageUnavailableError as error:
+        raise _unavailable(error) from None
+    return FileResponse(path, media_type="application/octet-stream", headers=_NO_STORE)
+
+
+@router.put("/cases/{case_id}/answers/{key}")
+def put_answer(
+    case_id: int, key: str, body: AnswerIn, request: Request, auth: Writer, session: DbSession
+) -> dict[str, Any]:
+    """Save one answer (autosave); says whether another client changed the reading meanwhile."""
+    _, reading = _assigned_case(session, case_id, auth.user)
+    client = client_address(request)
+    try:
+        saved = write(
+            session, lambda: save_answer(session, reading, key, body.value, auth.user, client)
+        )
+    except InputError as error:
+        raise HTTPException(422, str(error)) from None
+    before = saved.version - (1 if saved.changed else 0)
+    conflict = body.base_version is not None and body.base_version != before
+    return {
+        "key": key,
+        "value": saved.value,
+        "version": saved.version,
+        "changed": saved.changed,
+        "conflict": conflict,
+    }
+
+
+@router.post("/cases/{case_id}/time")
+def post_time(case_id: int, body: TimeIn, auth: Writer, session: DbSession) -> dict[str, float]:
+    """Add time spent on the case (the browser reports while the page is visible)."""
+    _, reading = _assigned_case(session, case_id, auth.user)
+    return {"time_spent_s": write(session, lambda: record_time(session, reading, body.seconds))}
+
+
+@router.post("/cases/{case_id}/status")
+def post_status(
+    case_id: int, body: StatusIn, request: Request, auth: Writer, session: DbSession
+) -> dict[str, str]:
+    """Mark the reading done, or open again."""
+    _, reading = _assigned_case(session, case_id, auth.user)
+    client = client_address(request)
+    write(session, lambda: finish_reading(session, reading, auth.user, client, done=body.done))
+    return {"status": reading.status}
