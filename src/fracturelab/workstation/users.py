@@ -20,6 +20,7 @@ __all__ = [
     "hash_password",
     "list_users",
     "set_password",
+    "verify_nobody",
     "verify_password",
 ]
 
@@ -120,6 +121,23 @@ def verify_password(user: User, password: str) -> bool:
     if _HASHER.check_needs_rehash(user.password_hash):
         user.password_hash = _HASHER.hash(password)
     return True
+
+
+_NOBODY: list[str] = []
+
+
+def verify_nobody(password: str) -> bool:
+    """Spend the time of one password check, then return ``False``.
+
+    The answer for unknown user names, so that response times do not reveal which names exist.
+    """
+    if not _NOBODY:
+        _NOBODY.append(_HASHER.hash("no user has this password"))
+    try:
+        _HASHER.verify(_NOBODY[0], password)
+    except (VerificationError, InvalidHashError):
+        return False
+    return False
 
 
 def set_password(user: User, password: str) -> None:

@@ -7,13 +7,14 @@ import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
 from fracturelab.workstation.db import Database
 from fracturelab.workstation.server import admin_api, auth_api, pages, reader_api
-from fracturelab.workstation.server.deps import WRITE_METHODS
+from fracturelab.workstation.server.deps import WRITE_METHODS, Login
 from fracturelab.workstation.server.images import CaseImages
 from fracturelab.workstation.server.security import LoginThrottle
 
@@ -68,7 +69,7 @@ def create_app(
         title="fracturelab workstation",
         docs_url=None,
         redoc_url=None,
-        openapi_url="/api/openapi.json",
+        openapi_url=None,  # served below, behind the login
         lifespan=lifespan,
     )
     app.state.database = database
@@ -97,6 +98,12 @@ def create_app(
     app.include_router(reader_api.router)
     app.include_router(admin_api.router)
     app.include_router(pages.router)
+
+    @app.get("/api/openapi.json", include_in_schema=False)
+    def openapi(auth: Login) -> dict[str, Any]:
+        """The API's OpenAPI schema (login required)."""
+        return app.openapi()
+
     return app
 
 

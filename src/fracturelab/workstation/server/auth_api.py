@@ -17,7 +17,7 @@ from fracturelab.workstation.server.security import (
     log_login,
     start_session,
 )
-from fracturelab.workstation.users import get_user, verify_password
+from fracturelab.workstation.users import get_user, verify_nobody, verify_password
 
 __all__ = ["router"]
 
@@ -58,7 +58,7 @@ def login(
         user = get_user(session, username)
     except InputError:
         user = None
-    ok = verify_password(user, body.password) if user is not None else _burn(body.password)
+    ok = verify_password(user, body.password) if user is not None else verify_nobody(body.password)
     if user is None or not ok or not user.active:
         throttle.failed(username, client)
         log_login(session, "login_failed", username, user, client)
@@ -78,14 +78,6 @@ def login(
         secure=request.app.state.secure_cookies or request.url.scheme == "https",
     )
     return _me(user, row.csrf_token)
-
-
-def _burn(password: str) -> bool:
-    """Spend the time of a password check for an unknown user (no user-name probing by timing)."""
-    from fracturelab.workstation.users import hash_password
-
-    hash_password(password)
-    return False
 
 
 @router.post("/logout", status_code=204)

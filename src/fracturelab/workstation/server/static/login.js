@@ -1,0 +1,75 @@
+// Login page. Public, so it may use only itself and style.css (not api.js).
+
+const form = document.getElementById('login-form');
+const errorBox = document.getElementById('login-error');
+const button = document.getElementById('login-button');
+
+/** Where to go after login: the `next` parameter if it is a path on this server, else `/`. */
+function nextPath() {
+  const next = new URLSearchParams(location.search).get('next');
+  if (next && next.startsWith('/') && !next.startsWith('//') && !next.startsWith('/\\') && !next.startsWith('/login')) {
+    return next;
+  }
+  return '/';
+}
+
+function showError(message) {
+  errorBox.textContent = message;
+}
+
+async function detailOf(response) {
+  try {
+    const data = await response.json();
+    if (data && typeof data.detail === 'string') return data.detail;
+  } catch (error) {
+    // not JSON
+  }
+  return `the server answered ${response.status} ${response.statusText}`.trim();
+}
+
+form.addEventListener('submit', async (event) => {
+  event.preventDefault();
+  const username = form.username.value.trim();
+  const password = form.password.value;
+  if (!username || !password) {
+    showError('Enter your user name and password.');
+    (username ? form.password : form.username).focus();
+    return;
+  }
+  showError('');
+  button.disabled = true;
+  button.textContent = 'Signing in…';
+  try {
+    let response;
+    try {
+      response = await fetch('/api/login', {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
+        body: JSON.stringify({ username, password }),
+        credentials: 'same-origin',
+      });
+    } catch (error) {
+      showError('No connection to the server. Check that it is running and try again.');
+      return;
+    }
+    if (response.ok) {
+      location.assign(nextPath());
+      return;
+    }
+    if (response.status === 401) {
+      showError(await detailOf(response));
+      form.password.select();
+    } else if (response.status === 429) {
+      const wait = Number(response.headers.get('Retry-After'));
+      const minutes = Number.isFinite(wait) && wait > 0 ? Math.ceil(wait / 60) : null;
+      showError(minutes
+        ? `Too many failed attempts. Try again in about ${minutes} minute${minutes === 1 ? '' : 's'}.`
+        : await detailOf(response));
+    } else {
+      showError(await detailOf(response));
+    }
+  } finally {
+    button.disabled = false;
+    button.textContent = 'Sign in';
+  }
+});

@@ -1,0 +1,667 @@
+// Spine reader view: CT + vertebra label map in NiiVue, Genant grade and morphology per level,
+// every change saved at once (PUT /api/cases/{id}/answers/{level}).
+
+import {
+  api, ApiError, formatDuration, getMe, guardUnload, h, initHelp, initTopbar, isTyping,
+  SaveQueue, setStatus, showBanner, showError, trackTime,
+} from '/static/api.js';
+
+const WINDOWS = {
+  bone: { width: 2000, level: 500 },
+  soft: { width: 400, level: 40 },
+};
+const VIEWS = ['sagittal', 'axial', 'coronal', 'multiplanar'];
+const MORPHOLOGIES = ['normal', 'wedge', 'biconcave', 'crush'];
+// Distinct, muted hues for neighbouring vertebrae (RGB 0-255).
+const PALETTE = [
+  [230, 159, 0], [86, 180, 233], [0, 158, 115], [240, 228, 66], [204, 121, 167],
+  [213, 94, 0], [0, 114, 178], [170, 220, 120], [255, 140, 140], [160, 140, 255],
+];
+const EMPTY = Object.freeze({ genant_grade: null, morphology: null, not_assessable: false });
+
+const caseId = Number(location.pathname.split('/').filter(Boolean).pop());
+const $ = (id) => document.getElementById(id);
+
+const state = {
+  data: null, // GET /api/cases/{id}
+  version: null,
+  status: 'new',
+  answers: {}, // level -> answer
+  levels: [], // [{level, label, centroid_ras_mm, colour}]
+  selected: null,
+  view: 'sagittal',
+  timeSpent: 0,
+  leaving: false,
+};
+
+let nv = null;
+let viewerReady = false;
+let pointerSelecting = false;
+let movingCrosshair = false;
+
+const queue = new SaveQueue(caseId, {
+  getVersion: () => state.version,
+  setVersion: (version) => { state.version = version; },
+  onSaved: (key, value) => {
+    if (!queue.waiting.has(key)) state.answers[key] = value;
+    if (state.status === 'new') state.status = 'open';
+    render();
+  },
+  onFailed: () => render(),
+  onConflict: async () => {
+    await reloadCase();
+    showBanner('warning', 'This case was changed in another tab/window — reloaded. Check the answers before you go on.', { timeoutMs: 12000 });
+  },
+});
+
+// ------------------------------------------------------------------ answers
+
+function answerOf(level) {
+  return state.answers[level] || EMPTY;
+}
+
+function isEmpty(answer) {
+  return !answer || (answer.genant_grade === null && answer.morphology === null && !answer.not_assessable);
+}
+
+function isComplete(answer) {
+  if (!answer) return false;
+  if (answer.not_assessable) return true;
+  return answer.genant_grade !== null && answer.morphology !== null;
+}
+
+/** The same rules as the server: not assessable clears the rest, grade 0 means normal. */
+function normalise(answer) {
+  if (answer.not_assessable) return { genant_grade: null, morphology: null, not_assessable: true };
+  let { genant_grade: grade, morphology } = answer;
+  if (grade === 0) morphology = 'normal';
+  if (grade !== null && grade > 0 && morphology === 'normal') morphology = null;
+  return { genant_grade: grade, morphology, not_assessable: false };
+}
+
+function change(level, value) {
+  if (!level) {
+    showBanner('info', 'Select a vertebra first (click it in the image or in the list).', { timeoutMs: 4000 });
+    return;
+  }
+  const clean = normalise(value);
+  const before = answerOf(level);
+  if (before.genant_grade === clean.genant_grade && before.morphology === clean.morphology
+      && before.not_assessable === clean.not_assessable && !queue.failed.has(level)) {
+    return;
+  }
+  state.answers[level] = clean;
+  render();
+  queue.save(level, clean);
+}
+
+function setGrade(grade) {
+  const current = answerOf(state.selected);
+  change(state.selected, {
+    genant_grade: grade,
+    morphology: grade === 0 ? 'normal' : current.morphology,
+    not_assessable: false,
+  });
+}
+
+function setMorphology(morphology) {
+  const current = answerOf(state.selected);
+  if (morphology === 'normal') {
+    change(state.selected, { genant_grade: 0, morphology, not_assessable: false });
+    return;
+  }
+  // A fracture shape does not go with grade 0: keep the grade only if it is 1-3.
+  const grade = current.genant_grade === 0 ? null : current.genant_grade;
+  change(state.selected, { genant_grade: grade, morphology, not_assessable: false });
+}
+
+function toggleNotAssessable() {
+  const current = answerOf(state.selected);
+  change(state.selected, current.not_assessable ? { ...EMPTY } : { ...EMPTY, not_assessable: true });
+}
+
+function suggestionOf(level) {
+  const s = state.data?.suggestion?.[level];
+  return s && s.genant_grade !== null && s.genant_grade !== undefined ? s : null;
+}
+
+function suggestedAnswer(s) {
+  return {
+    genant_grade: s.genant_grade,
+    morphology: s.genant_grade === 0 ? 'normal' : (s.morphology ?? null),
+    not_assessable: false,
+  };
+}
+
+function acceptSuggestion() {
+  const level = state.selected;
+  if (!level) return change(null);
+  const s = suggestionOf(level);
+  if (!s) {
+    showBanner('info', `There is no graded suggestion for ${level}; grade it yourself.`, { timeoutMs: 5000 });
+    return;
+  }
+  change(level, suggestedAnswer(s));
+}
+
+function acceptAll() {
+  let accepted = 0;
+  for (const { level } of state.levels) {
+    const s = suggestionOf(level);
+    if (s && isEmpty(state.answers[level])) {
+      change(level, suggestedAnswer(s));
+      accepted += 1;
+    }
+  }
+  showBanner('info', accepted
+    ? `Accepted ${accepted} suggestion${accepted === 1 ? '' : 's'}; answers you had given were kept.`
+    : 'Nothing to accept: every level with a suggestion is answered already.', { timeoutMs: 5000 });
+}
+
+// ------------------------------------------------------------------ levels and selection
+
+function buildLevels() {
+  const data = state.data;
+  const known = new Map();
+  data.levels.forEach((entry, index) => {
+    known.set(entry.level, { ...entry, colour: PALETTE[index % PALETTE.length] });
+  });
+  // Levels with a suggestion or an answer but no label (should not happen; shown anyway).
+  const extra = [...Object.keys(data.suggestion || {}), ...Object.keys(state.answers)];
+  for (const level of extra) {
+    if (!known.has(level)) known.set(level, { level, label: null, centroid_ras_mm: null, colour: [128, 128, 128] });
+  }
+  state.levels = [...known.values()];
+}
+
+function levelIndex(level) {
+  return state.levels.findIndex((entry) => entry.level === level);
+}
+
+function select(level, { moveCrosshair = true } = {}) {
+  if (!level || levelIndex(level) < 0) return;
+  const changed = state.selected !== level;
+  state.selected = level;
+  document.body.dataset.selectedLevel = level;
+  render();
+  const item = document.querySelector(`#levels [data-level="${CSS.escape(level)}"]`);
+  item?.scrollIntoView({ block: 'nearest' });
+  if (viewerReady) {
+    if (changed) updateLabelColours();
+    const entry = state.levels[levelIndex(level)];
+    if (moveCrosshair && entry.centroid_ras_mm) moveCrosshairTo(entry.centroid_ras_mm);
+  }
+}
+
+function step(delta) {
+  if (!state.levels.length) return;
+  const index = levelIndex(state.selected);
+  const next = index < 0 ? 0 : Math.min(state.levels.length - 1, Math.max(0, index + delta));
+  select(state.levels[next].level);
+}
+
+// ------------------------------------------------------------------ rendering
+
+function gradeText(answer) {
+  if (!answer || isEmpty(answer)) return '—';
+  if (answer.not_assessable) return 'not assessable';
+  const grade = answer.genant_grade === null ? 'grade?' : `G${answer.genant_grade}`;
+  const morphology = answer.morphology === null ? 'shape?' : answer.morphology;
+  return answer.genant_grade === 0 ? 'G0 normal' : `${grade} ${morphology}`;
+}
+
+function suggestionText(level) {
+  const s = state.data?.suggestion?.[level];
+  if (!s) return 'none';
+  if (s.genant_grade === null || s.genant_grade === undefined) return 'not graded';
+  const loss = typeof s.height_loss_pct === 'number' ? ` · ${s.height_loss_pct.toFixed(0)} %` : '';
+  return `${gradeText({ genant_grade: s.genant_grade, morphology: s.morphology ?? null, not_assessable: false })}${loss}`;
+}
+
+function renderLevels() {
+  const list = $('levels');
+  list.replaceChildren(...state.levels.map(({ level, colour }) => {
+    const answer = state.answers[level];
+    const unsaved = queue.failed.has(level);
+    let answerClass = 'ans';
+    if (unsaved) answerClass += ' unsaved';
+    else if (isEmpty(answer)) answerClass += ' none';
+    else if (!isComplete(answer)) answerClass += ' incomplete';
+    const swatch = h('span', { className: 'swatch', 'aria-hidden': 'true' });
+    swatch.style.background = `rgb(${colour.join(',')})`;
+    return h('li', {
+      role: 'option',
+      id: `level-${level}`,
+      'aria-selected': String(level === state.selected),
+      dataset: {
+        level,
+        grade: answer?.genant_grade ?? '',
+        morphology: answer?.morphology ?? '',
+        notAssessable: String(Boolean(answer?.not_assessable)),
+        unsaved: String(unsaved),
+      },
+      onclick: () => select(level),
+    },
+    h('span', { className: 'lv' }, swatch, level),
+    h('span', { className: 'sugg' }, suggestionText(level)),
+    h('span', { className: answerClass }, unsaved ? `${gradeText(answer)} (not saved)` : gradeText(answer)));
+  }));
+}
+
+function renderForm() {
+  const level = state.selected;
+  const answer = answerOf(level);
+  $('selected-level').textContent = level ?? '–';
+  const disabled = !level;
+  for (const grade of [0, 1, 2, 3]) {
+    const input = $(`grade-${grade}`);
+    input.checked = answer.genant_grade === grade;
+    input.disabled = disabled;
+  }
+  for (const morphology of MORPHOLOGIES) {
+    const input = $(`morph-${morphology}`);
+    input.checked = answer.morphology === morphology;
+    input.disabled = disabled;
+  }
+  $('not-assessable').checked = Boolean(answer.not_assessable);
+  $('not-assessable').disabled = disabled;
+  $('accept').disabled = disabled || !suggestionOf(level);
+  $('clear-answer').disabled = disabled || isEmpty(state.answers[level]);
+
+  const box = $('suggestion-box');
+  const s = level ? state.data?.suggestion?.[level] : null;
+  if (!level) {
+    box.textContent = 'No level selected.';
+  } else if (!s) {
+    box.textContent = 'No suggestion for this level.';
+  } else if (s.genant_grade === null || s.genant_grade === undefined) {
+    box.textContent = 'Suggestion: not graded (the morphometry could not measure this vertebra).';
+  } else {
+    const loss = typeof s.height_loss_pct === 'number' ? `${s.height_loss_pct.toFixed(1)} %` : '–';
+    box.replaceChildren('Suggestion: ', h('b', {}, `grade ${s.genant_grade}`), ', ',
+      h('b', {}, s.morphology ?? 'morphology unknown'), `, height loss ${loss}`);
+  }
+  let hint = '';
+  if (level && !answer.not_assessable && answer.genant_grade > 0 && answer.morphology === null) {
+    hint = 'Choose the morphology (W, B or C) to complete this answer.';
+  } else if (level && !answer.not_assessable && answer.genant_grade === null && answer.morphology !== null) {
+    hint = 'Choose the grade (1-3) to complete this answer.';
+  }
+  $('answer-hint').textContent = hint;
+}
+
+function renderCase() {
+  const data = state.data;
+  const total = state.levels.length;
+  const complete = state.levels.filter(({ level }) => isComplete(state.answers[level])).length;
+  $('answered-count').textContent = `${complete} of ${total} levels`;
+  const badge = $('case-status');
+  badge.textContent = state.status;
+  badge.className = `badge ${state.status}`;
+  $('done').replaceChildren(state.status === 'done' ? 'Open case again ' : 'Mark case done ', h('span', { className: 'key' }, 'D'));
+  $('time-spent').textContent = formatDuration(state.timeSpent);
+  $('prev-case').disabled = !data.previous_case_id;
+  $('next-case').disabled = !data.next_case_id;
+  document.body.dataset.caseStatus = state.status;
+}
+
+function render() {
+  if (!state.data) return;
+  renderLevels();
+  renderForm();
+  renderCase();
+}
+
+function renderStatic() {
+  const data = state.data;
+  document.title = `${data.name} · spine · fracturelab`;
+  $('case-name').textContent = data.name;
+  $('case-meta').textContent = `spine CT · case ${data.case_id}`;
+  const dicom = data.dicom;
+  $('dicom-section').hidden = !dicom;
+  if (dicom) {
+    $('dicom').replaceChildren(...Object.entries(dicom).flatMap(([key, value]) => [h('dt', {}, key), h('dd', {}, value || '–')]));
+  }
+}
+
+// ------------------------------------------------------------------ viewer
+
+function labelLut() {
+  const R = [0], G = [0], B = [0], A = [0], I = [0], labels = [''];
+  for (const { level, label, colour } of state.levels) {
+    if (label === null) continue;
+    R.push(colour[0]); G.push(colour[1]); B.push(colour[2]);
+    A.push(level === state.selected ? 255 : 150);
+    I.push(label);
+    labels.push(level);
+  }
+  return { R, G, B, A, I, labels };
+}
+
+function updateLabelColours() {
+  if (!viewerReady || nv.volumes.length < 2) return;
+  nv.volumes[1].setColormapLabel(labelLut());
+  nv.updateGLVolume();
+}
+
+function moveCrosshairTo(mm) {
+  movingCrosshair = true;
+  try {
+    nv.scene.crosshairPos = nv.mm2frac(mm);
+    nv.drawScene();
+    nv.createOnLocationChange();
+  } finally {
+    movingCrosshair = false;
+  }
+}
+
+function setView(view) {
+  state.view = view;
+  for (const name of VIEWS) $(`view-${name}`).setAttribute('aria-pressed', String(name === view));
+  if (!viewerReady) return;
+  const { SLICE_TYPE } = window.niivue;
+  const types = {
+    sagittal: SLICE_TYPE.SAGITTAL, axial: SLICE_TYPE.AXIAL, coronal: SLICE_TYPE.CORONAL, multiplanar: SLICE_TYPE.MULTIPLANAR,
+  };
+  nv.setSliceType(types[view]);
+  document.body.dataset.view = view;
+}
+
+function setWindow(name) {
+  const preset = WINDOWS[name];
+  for (const key of Object.keys(WINDOWS)) $(`window-${key}`).setAttribute('aria-pressed', String(key === name));
+  if (!viewerReady) return;
+  const volume = nv.volumes[0];
+  volume.cal_min = preset.level - preset.width / 2;
+  volume.cal_max = preset.level + preset.width / 2;
+  nv.updateGLVolume();
+  showWindow();
+}
+
+function showWindow() {
+  if (!viewerReady) return;
+  const { cal_min: low, cal_max: high } = nv.volumes[0];
+  const width = Math.round(high - low);
+  const level = Math.round((high + low) / 2);
+  $('window-readout').textContent = `W ${width} / L ${level}`;
+  for (const [key, preset] of Object.entries(WINDOWS)) {
+    const same = Math.abs(preset.width - width) < 1 && Math.abs(preset.level - level) < 1;
+    $(`window-${key}`).setAttribute('aria-pressed', String(same));
+  }
+}
+
+function setOverlayOpacity() {
+  if (!viewerReady || nv.volumes.length < 2) return;
+  nv.setOpacity(1, Number($('label-opacity').value) / 100);
+}
+
+function onLocation(location) {
+  const mm = location.mm;
+  $('loc-mm').textContent = mm ? `${mm[0].toFixed(1)}, ${mm[1].toFixed(1)}, ${mm[2].toFixed(1)} mm` : '–';
+  const ct = location.values?.[0]?.value;
+  $('loc-value').textContent = typeof ct === 'number' && Number.isFinite(ct) ? `${Math.round(ct)} HU` : '–';
+  const label = location.values?.[1]?.value;
+  const entry = state.levels.find((e) => e.label !== null && e.label === Math.round(label));
+  $('loc-label').textContent = entry ? entry.level : (label ? `label ${Math.round(label)}` : 'none');
+  if (pointerSelecting && !movingCrosshair && entry && entry.level !== state.selected) {
+    select(entry.level, { moveCrosshair: false });
+  }
+}
+
+function isGzip(buffer) {
+  const bytes = new Uint8Array(buffer, 0, 2);
+  return bytes[0] === 0x1f && bytes[1] === 0x8b;
+}
+
+async function startViewer() {
+  const canvas = $('gl');
+  const loading = $('loading');
+  if (!window.niivue) {
+    loading.textContent = 'The image viewer (NiiVue) did not load; reload the page.';
+    showError('The image viewer (NiiVue) did not load; reload the page.');
+    return;
+  }
+  const { Niivue, DRAG_MODE, SHOW_RENDER } = window.niivue;
+  nv = new Niivue({
+    backColor: [0, 0, 0, 1],
+    crosshairColor: [0.35, 0.75, 1.0, 0.8],
+    crosshairWidth: 0.5,
+    isRadiologicalConvention: true,
+    sagittalNoseLeft: true,
+    dragAndDropEnabled: false,
+    isColorbar: false,
+    isOrientCube: false,
+    multiplanarShowRender: SHOW_RENDER.NEVER,
+    clipPlaneHotKey: 'FracturelabNone',
+    viewModeHotKey: 'FracturelabNone',
+    loadingText: '',
+    logLevel: 'warn',
+  });
+  try {
+    await nv.attachToCanvas(canvas);
+  } catch (error) {
+    loading.textContent = 'This browser cannot show the CT (WebGL2 is missing or disabled).';
+    showError('This browser cannot show the CT: WebGL2 is missing or disabled. Use a current Chrome, Edge or Firefox with hardware acceleration on.');
+    return;
+  }
+  nv.setMouseEventConfig({
+    leftButton: { primary: DRAG_MODE.crosshair, withShift: DRAG_MODE.windowing, withCtrl: DRAG_MODE.pan },
+    rightButton: DRAG_MODE.windowing,
+    centerButton: DRAG_MODE.pan,
+  });
+  nv.onLocationChange = onLocation;
+
+  let buffers;
+  try {
+    loading.textContent = 'Loading CT and label map…';
+    buffers = await Promise.all([
+      api('GET', state.data.image.url, { raw: true }),
+      state.data.labels ? api('GET', state.data.labels.url, { raw: true }) : Promise.resolve(null),
+    ]);
+  } catch (error) {
+    loading.textContent = `Images could not be loaded: ${error instanceof ApiError ? error.detail : error}`;
+    return;
+  }
+  const [image, labels] = buffers;
+  const preset = WINDOWS.bone;
+  const volumes = [{
+    url: image,
+    name: isGzip(image) ? 'ct.nii.gz' : 'ct.nii',
+    colormap: 'gray',
+    cal_min: preset.level - preset.width / 2,
+    cal_max: preset.level + preset.width / 2,
+  }];
+  if (labels) {
+    volumes.push({ url: labels, name: isGzip(labels) ? 'labels.nii.gz' : 'labels.nii', opacity: Number($('label-opacity').value) / 100 });
+  }
+  try {
+    await nv.loadVolumes(volumes);
+  } catch (error) {
+    loading.textContent = `The viewer could not read the images: ${error.message || error}`;
+    showError(`The viewer could not read the images of this case: ${error.message || error}`);
+    return;
+  }
+  viewerReady = true;
+  nv.volumes[0].cal_min = preset.level - preset.width / 2;
+  nv.volumes[0].cal_max = preset.level + preset.width / 2;
+  if (nv.volumes.length > 1) nv.volumes[1].setColormapLabel(labelLut());
+  nv.updateGLVolume();
+  setView(state.view);
+  setOverlayOpacity();
+  showWindow();
+  loading.hidden = true;
+  if (state.selected) select(state.selected);
+  document.body.dataset.viewerReady = 'true';
+  window.fracturelabViewer.ready = true;
+}
+
+function wireViewerControls() {
+  for (const view of VIEWS) $(`view-${view}`).addEventListener('click', () => setView(view));
+  for (const name of Object.keys(WINDOWS)) $(`window-${name}`).addEventListener('click', () => setWindow(name));
+  $('label-opacity').addEventListener('input', setOverlayOpacity);
+  $('label-outline').addEventListener('change', () => {
+    if (!viewerReady) return;
+    nv.setAtlasOutline($('label-outline').checked ? 1 : 0);
+  });
+  const canvas = $('gl');
+  canvas.addEventListener('pointerdown', (event) => {
+    pointerSelecting = event.button === 0 && !event.shiftKey && !event.ctrlKey && !event.metaKey;
+  }, true);
+  window.addEventListener('pointerup', () => {
+    setTimeout(() => { pointerSelecting = false; }, 0);
+    showWindow();
+  }, true);
+  canvas.addEventListener('pointermove', (event) => {
+    if (event.buttons) showWindow();
+  });
+  canvas.addEventListener('contextmenu', (event) => event.preventDefault());
+}
+
+// ------------------------------------------------------------------ case life cycle
+
+function applyCase(data) {
+  state.data = data;
+  state.version = data.reading ? data.reading.version : null;
+  state.status = data.reading ? data.reading.status : 'new';
+  state.timeSpent = data.reading ? data.reading.time_spent_s : 0;
+  state.answers = { ...(data.reading?.answers || {}) };
+  // Changes still waiting to be sent win over what the server had.
+  for (const [key, value] of queue.waiting) state.answers[key] = value;
+  buildLevels();
+}
+
+async function reloadCase() {
+  const data = await api('GET', `/api/cases/${caseId}`);
+  queue.forgetFailed();
+  applyCase(data);
+  updateLabelColours();
+  render();
+}
+
+async function leaveTo(targetId, what) {
+  if (!targetId) {
+    showBanner('info', what === 'next' ? 'This is the last case of your worklist for this task.' : 'This is the first case of your worklist for this task.', { timeoutMs: 4000 });
+    return;
+  }
+  await queue.drain();
+  if (queue.failed.size > 0 && !state.leaving) {
+    state.leaving = true;
+    showError(`${queue.failed.size} answer(s) could not be saved (see the status line). Press the key again to leave anyway, or click the status line to retry.`);
+    return;
+  }
+  location.assign(`/cases/${targetId}`);
+}
+
+async function toggleDone() {
+  await queue.drain();
+  const done = state.status !== 'done';
+  try {
+    const result = await api('POST', `/api/cases/${caseId}/status`, { body: { done } });
+    state.status = result.status;
+  } catch (error) {
+    return;
+  }
+  render();
+  if (done) {
+    const missing = state.levels.filter(({ level }) => !isComplete(state.answers[level])).map((e) => e.level);
+    const next = state.data.next_case_id ? ' Press ] for the next case.' : '';
+    if (missing.length) {
+      showBanner('warning', `Case marked done, but ${missing.join(', ')} ${missing.length === 1 ? 'has' : 'have'} no complete answer.${next}`);
+    } else {
+      showBanner('info', `Case marked done.${next}`, { timeoutMs: 5000 });
+    }
+  }
+}
+
+function onKey(event) {
+  if (help.isOpen) {
+    if (event.key === '?') {
+      event.preventDefault();
+      help.toggle();
+    }
+    return;
+  }
+  if (isTyping(event) || event.altKey || event.ctrlKey || event.metaKey) return;
+  const key = event.key;
+  const lower = key.length === 1 ? key.toLowerCase() : key;
+  let handled = true;
+  if (['0', '1', '2', '3'].includes(key)) setGrade(Number(key));
+  else if (lower === 'w') setMorphology('wedge');
+  else if (lower === 'b') setMorphology('biconcave');
+  else if (lower === 'c') setMorphology('crush');
+  else if (lower === 'n' || key === 'ArrowDown') step(1);
+  else if (lower === 'p' || key === 'ArrowUp') step(-1);
+  else if (lower === 'a' && event.shiftKey) acceptAll();
+  else if (lower === 'a') acceptSuggestion();
+  else if (lower === 'x') toggleNotAssessable();
+  else if (key === 'Backspace' || key === 'Delete') change(state.selected, { ...EMPTY });
+  else if (key === ']') leaveTo(state.data.next_case_id, 'next');
+  else if (key === '[') leaveTo(state.data.previous_case_id, 'previous');
+  else if (lower === 'd') toggleDone();
+  else if (lower === 'v') setView(VIEWS[(VIEWS.indexOf(state.view) + 1) % VIEWS.length]);
+  else if (key === '?') help.toggle();
+  else handled = false;
+  if (handled) {
+    event.preventDefault();
+    event.stopPropagation();
+  }
+}
+
+function wireForm() {
+  for (const grade of [0, 1, 2, 3]) $(`grade-${grade}`).addEventListener('change', () => setGrade(grade));
+  for (const morphology of MORPHOLOGIES) $(`morph-${morphology}`).addEventListener('change', () => setMorphology(morphology));
+  $('not-assessable').addEventListener('change', toggleNotAssessable);
+  $('accept').addEventListener('click', acceptSuggestion);
+  $('accept-all').addEventListener('click', acceptAll);
+  $('clear-answer').addEventListener('click', () => change(state.selected, { ...EMPTY }));
+  $('done').addEventListener('click', toggleDone);
+  $('prev-case').addEventListener('click', () => leaveTo(state.data.previous_case_id, 'previous'));
+  $('next-case').addEventListener('click', () => leaveTo(state.data.next_case_id, 'next'));
+  $('status').addEventListener('click', () => { if (queue.failed.size) queue.retryFailed(); });
+}
+
+const help = initHelp();
+
+async function main() {
+  window.fracturelabViewer = {
+    ready: false,
+    caseId,
+    get nv() { return nv; },
+    get selected() { return state.selected; },
+    get answers() { return state.answers; },
+    get version() { return state.version; },
+    select,
+    drain: () => queue.drain(),
+  };
+  wireForm();
+  wireViewerControls();
+  window.addEventListener('keydown', onKey, true);
+  guardUnload(() => queue.busy || queue.failed.size > 0);
+  await initTopbar();
+  let data;
+  try {
+    data = await api('GET', `/api/cases/${caseId}`);
+  } catch (error) {
+    $('case-name').textContent = 'Case not available';
+    $('loading').textContent = error instanceof ApiError ? error.detail : String(error);
+    setStatus('idle', 'Nothing to save');
+    return;
+  }
+  if (data.task !== 'spine') {
+    location.replace(`/cases/${caseId}`);
+    return;
+  }
+  applyCase(data);
+  renderStatic();
+  const firstOpen = state.levels.find(({ level }) => !isComplete(state.answers[level]));
+  state.selected = (firstOpen || state.levels[0])?.level ?? null;
+  if (state.selected) document.body.dataset.selectedLevel = state.selected;
+  render();
+  setStatus('idle', state.version === null ? 'No answers yet' : 'All answers saved');
+  trackTime(caseId, { onTotal: (total) => { state.timeSpent = total; renderCase(); } });
+  await startViewer();
+}
+
+getMe().then(main).catch((error) => {
+  if (!(error instanceof ApiError && error.status === 401)) showError(`The page could not start: ${error.message || error}`);
+});
