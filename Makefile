@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
 
-.PHONY: setup demo demo-femur test lint typecheck unit bench clean
+.PHONY: setup demo demo-femur demo-workstation test lint typecheck unit bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,12 @@ demo-femur: setup
 	$(BIN)/fracturelab femur predict demo/femur-data/images/P0001_1.png demo/femur-data/images/P0002_1.png --model demo/femur-run/models/best --out demo/femur-predictions
 	@echo "Open demo/femur-run/report.html; predictions in demo/femur-predictions/"
 
+# Labelling workstation: synthetic cases, an admin and two readers (passwords printed), then
+# the server on http://127.0.0.1:8000/ until Ctrl+C.
+demo-workstation: setup
+	rm -rf demo/workstation
+	$(BIN)/fracturelab workstation demo --out demo/workstation --serve
+
 lint: setup
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
@@ -42,6 +48,7 @@ test: lint typecheck unit
 bench: setup
 	$(BIN)/python benchmarks/spine_morphometry.py
 	$(BIN)/python benchmarks/femur_predict.py
+	$(BIN)/python benchmarks/workstation_load.py
 
 clean:
 	rm -rf $(VENV) demo test-artifacts

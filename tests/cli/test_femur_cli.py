@@ -13,7 +13,7 @@ from fracturelab.femur.experiment import ExperimentResult
 from tests.cli.test_spine_cli import _one_line_error
 from tests.femur.builders import balanced_rows, write_manifest
 
-runner = CliRunner()
+runner = CliRunner(env={"COLUMNS": "400"})  # no wrapping of long temporary paths
 
 
 def _first_test_image(run: ExperimentResult) -> tuple[Path, dict[str, str]]:

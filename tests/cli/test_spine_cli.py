@@ -11,7 +11,7 @@ from fracturelab.cli.main import app
 from fracturelab.imaging import read_volume, write_volume
 from fracturelab.synth import make_spine_phantom
 
-runner = CliRunner()
+runner = CliRunner(env={"COLUMNS": "400"})  # no wrapping of long temporary paths
 
 
 @pytest.fixture(scope="module")

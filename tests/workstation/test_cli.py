@@ -10,7 +10,7 @@ from fracturelab.cli.main import app
 from fracturelab.workstation.settings import DB_ENV
 from tests.cli.test_spine_cli import _one_line_error
 
-runner = CliRunner()
+runner = CliRunner(env={"COLUMNS": "400"})  # no wrapping of long temporary paths
 
 
 @pytest.fixture
@@ -114,3 +114,132 @@ def test_import_spine_command(db: str, tmp_path: Path) -> None:
 def test_fracturelab_help_lists_workstation() -> None:
     result = runner.invoke(app, ["--help"])
     assert result.exit_code == 0 and "workstation" in result.output
+
+
+def _two_spine_readers(db: str, monkeypatch: pytest.MonkeyPatch, *, bob: bool = True) -> None:
+    from argon2 import PasswordHasher, Type
+
+    from fracturelab.workstation import users
+    from fracturelab.workstation.db import Database
+    from fracturelab.workstation.models import Case
+    from tests.workstation.test_exporter import _read
+
+    monkeypatch.setattr(users, "_HASHER", PasswordHasher(1, 64, 1, type=Type.ID))
+    database = Database(db)
+    try:
+        with database.transaction() as session:
+            case = Case(task="spine", name="case1", image_path="/d/c.nii.gz",
+                        labels_path="/d/m.nii.gz")  # fmt: skip
+            session.add(case)
+            session.flush()
+            alice = users.add_user(session, "alice", "password123")
+            grades = {"L1": 0, "L2": 1, "L3": 2, "L4": 0}
+            _read(session, case, alice, {k: {"genant_grade": g} for k, g in grades.items()})
+            if bob:
+                bob_user = users.add_user(session, "bob", "password123")
+                grades = {"L1": 0, "L2": 2, "L3": 2, "L4": 1}
+                _read(session, case, bob_user, {k: {"genant_grade": g} for k, g in grades.items()})
+    finally:
+        database.dispose()
+
+
+def test_agreement_command_prints_and_writes(
+    db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+
+    _two_spine_readers(db, monkeypatch)
+    out = tmp_path / "agreement"
+    output = _ok("agreement", "--task", "spine", "--db", db, "--out", str(out))
+    assert "alice / bob" in output and "Wrote" in output
+    data = json.loads((out / "agreement.json").read_text())
+    (pair,) = data["pairs"]
+    # Grades 0,1,2,0 vs 0,2,2,1: sum(w O) = 2, marginals (2,1,1,0) and (1,1,2,0), n = 4:
+    # sum(w E) = (2*(1+8) + 1*(1+2) + 1*(4+1)) / 4 = 26/4 -> kappa = 1 - 2/6.5 = 9/13.
+    assert pair["grade_kappa_quadratic"] == pytest.approx(9 / 13, abs=1e-6)
+    assert f"{9 / 13:.3f}" in output
+    assert (out / "agreement.csv").read_text().startswith("reader_a,reader_b,n_levels,")
+    femur = runner.invoke(app, ["workstation", "agreement", "--task", "femur", "--db", db])
+    _one_line_error(femur, "at least 2 readers", "found none")
+
+
+def test_agreement_with_one_reader_is_one_line(
+    db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _two_spine_readers(db, monkeypatch, bob=False)
+    result = runner.invoke(app, ["workstation", "agreement", "--task", "spine", "--db", db,
+                                 "--out", str(tmp_path / "out")])  # fmt: skip
+    _one_line_error(result, "at least 2 readers", "found 1 (alice)")
+    assert not (tmp_path / "out").exists()
+    result = runner.invoke(app, ["workstation", "agreement", "--task", "knee", "--db", db])
+    _one_line_error(result, "task 'knee' is not known")
+
+
+def test_serve_help_lists_options() -> None:
+    result = runner.invoke(app, ["workstation", "serve", "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    for option in ("--db", "--host", "--port", "--secure-cookies", "--no-secure-cookies",
+                   "--cache-dir", "127.0.0.1", "8000", "HTTPS"):  # fmt: skip
+        assert option in result.output, option
+
+
+def test_serve_on_an_uninitialised_database_is_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(DB_ENV, raising=False)
+    url = f"sqlite:///{tmp_path / 'empty.db'}"
+    result = runner.invoke(app, ["workstation", "serve", "--db", url, "--port", "8765"])
+    _one_line_error(result, "not initialised", "fracturelab workstation init")
+    result = runner.invoke(app, ["workstation", "serve", "--port", "8765"])
+    _one_line_error(result, "no database given", DB_ENV)
+    result = runner.invoke(app, ["workstation", "serve", "--db", url, "--port", "0"])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+
+
+def test_agreement_femur_table_says_pixels_without_spacing(
+    db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from argon2 import PasswordHasher, Type
+
+    from fracturelab.workstation import users
+    from fracturelab.workstation.db import Database
+    from fracturelab.workstation.models import Case
+    from tests.workstation.test_exporter import _read
+
+    monkeypatch.setattr(users, "_HASHER", PasswordHasher(1, 64, 1, type=Type.ID))
+    database = Database(db)
+    try:
+        with database.transaction() as session:
+            alice = users.add_user(session, "alice", "password123")
+            bob = users.add_user(session, "bob", "password123")
+            for k, (a, b) in enumerate((("AFF", "AFF"), ("NFF", "AFF"), ("NFF", "NFF"))):
+                case = Case(task="femur", name=f"f{k}", image_path=f"/d/f{k}.png")
+                session.add(case)
+                session.flush()
+                _read(session, case, alice, {"fracture": {"label": a, "center_x": 0,
+                                                          "center_y": 0}})  # fmt: skip
+                _read(session, case, bob, {"fracture": {"label": b, "center_x": 3 * k,
+                                                        "center_y": 4 * k}})  # fmt: skip
+    finally:
+        database.dispose()
+    result = runner.invoke(app, ["workstation", "agreement", "--task", "femur", "--db", db],
+                           env={"COLUMNS": "120"})  # fmt: skip
+    assert result.exit_code == 0, result.output
+    # labels 2 of 3 agree; kappa (2/3 - 4/9) / (5/9) = 0.4; distances 0, 5, 10 px
+    assert "alice / bob" in result.output and "66.7%" in result.output
+    assert "0.400" in result.output and "median" in result.output
+    assert "5.0" in result.output and "10.0" in result.output
+    assert "in pixels, not mm" in result.output  # the note (stderr is mixed into output)
+
+
+def test_demo_prints_the_passwords_it_stored_and_refuses_to_overwrite(
+    tmp_path: Path, fast_hashes: None
+) -> None:
+    out = tmp_path / "demo"
+    printed = _ok("demo", "--out", str(out), "--femur-images", "1")
+    stored = dict(line.split() for line in (out / "credentials.txt").read_text().splitlines()[1:])
+    for name, password in stored.items():
+        assert f"user {name}  password {password}" in printed
+    assert f"fracturelab workstation serve --db sqlite:///{out / 'labels.db'}" in printed
+    again = runner.invoke(app, ["workstation", "demo", "--out", str(out)])
+    _one_line_error(again, "labels.db already exists", "give a new folder")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -13,6 +14,9 @@ import typer
 from fracturelab.cli._common import user_errors
 
 if TYPE_CHECKING:
+    from rich.table import Table
+
+    from fracturelab.workstation.agreement import AgreementReport
     from fracturelab.workstation.db import Database
     from fracturelab.workstation.importer import ImportSummary
 
@@ -250,3 +254,167 @@ def export(
             typer.echo(f"note: {len(summary.skipped)} case(s) left out, e.g. "
                        f"{summary.skipped[0]}", err=True)  # fmt: skip
         typer.echo(f"Wrote {summary.rows} row(s) from {summary.cases} case(s) to {out}")
+
+
+@app.command("agreement")
+def agreement(
+    task: Annotated[str, typer.Option(help="spine or femur.")],
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Also write agreement.json and agreement.csv into this folder."),
+    ] = None,
+    db: DbOption = None,
+) -> None:
+    """Inter-reader agreement of finished readings: kappas per pair, femur centre distances."""
+    with user_errors():
+        from rich.console import Console
+
+        from fracturelab.workstation.agreement import agreement_report, write_report
+        from fracturelab.workstation.worklist import check_task
+
+        check_task(task)
+        with _connected(db) as database, database.session() as session:
+            report = agreement_report(session, task)
+        written = write_report(report, out) if out is not None else ()
+        console = Console()
+        console.print(_agreement_table(report))
+        if report.fleiss is not None:
+            fleiss = report.fleiss
+            console.print(
+                f"Fleiss' kappa of grades ({len(report.fleiss_readers)} readers, "
+                f"{fleiss.n_items} levels graded by all): {_kappa_text(fleiss.kappa)}"
+            )
+        for note in report.notes:
+            typer.echo(f"note: {note}", err=True)
+        for path in written:
+            typer.echo(f"Wrote {path}")
+
+
+def _kappa_text(value: float | None) -> str:
+    return "n/a" if value is None or math.isnan(value) else f"{value:.3f}"
+
+
+def _percent_text(value: float | None) -> str:
+    return "n/a" if value is None else f"{100 * value:.1f}%"
+
+
+def _agreement_table(report: AgreementReport) -> Table:
+    from rich import box
+    from rich.table import Table
+
+    readers = ", ".join(report.readers)
+    rows = report.rows()
+    if report.task == "spine":
+        table = Table(
+            box=box.SIMPLE_HEAD,
+            pad_edge=False,
+            title=f"Spine agreement (finished readings of {readers})",
+            caption="κw: quadratic-weighted Cohen's kappa of the Genant grades; fractured: "
+            "grade >= 1; over the levels both readers graded",
+        )
+        table.add_column("readers", no_wrap=True)
+        for header in ("levels", "grade\nκw", "same\ngrade", "fractured\nagree",
+                       "fractured\nκ"):  # fmt: skip
+            table.add_column(header, justify="right")
+        for row in rows:
+            table.add_row(
+                f"{row['reader_a']} / {row['reader_b']}", str(row["n_levels"]),
+                _kappa_text(row["grade_kappa_quadratic"]),
+                _percent_text(row["grade_exact_agreement"]),
+                _percent_text(row["fractured_agreement"]), _kappa_text(row["fractured_kappa"]),
+            )  # fmt: skip
+        return table
+    unit = report.unit if report.unit == "mm" else "px (no spacing)"
+    table = Table(
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        title=f"Femur agreement (finished readings of {readers})",
+        caption=f"label: AFF vs NFF over the cases both labelled; centre distance in {unit} "
+        "over the cases where both placed a centre",
+    )
+    table.add_column("readers", no_wrap=True)
+    headers = ["cases", "both\nAFF/NFF", "label\nagree", "label\nκ", "both\ncentres"]
+    headers += [f"{name}\n{report.unit}" for name in ("median", "mean", "max")]
+    for header in headers:
+        table.add_column(header, justify="right")
+    for row in rows:
+        table.add_row(
+            f"{row['reader_a']} / {row['reader_b']}", str(row["n_cases"]),
+            str(row["n_labelled"]), _percent_text(row["label_agreement"]),
+            _kappa_text(row["label_kappa"]), str(row["n_centres"]),
+            *(_distance_text(row[k]) for k in ("distance_median", "distance_mean", "distance_max")),
+        )  # fmt: skip
+    return table
+
+
+def _distance_text(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.1f}"
+
+
+@app.command("serve")
+def serve(
+    db: DbOption = None,
+    host: Annotated[
+        str, typer.Option(help="Address to listen on; 0.0.0.0 exposes it to the network.")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port.")] = 8000,
+    secure_cookies: Annotated[
+        bool,
+        typer.Option(
+            "--secure-cookies/--no-secure-cookies",
+            help="Mark the session cookie Secure; turn on when users reach the server over "
+            "HTTPS (e.g. behind a reverse proxy).",
+        ),
+    ] = False,
+    cache_dir: Annotated[
+        Path | None,
+        typer.Option(help="Folder for converted images (default: the server chooses)."),
+    ] = None,
+) -> None:
+    """Run the web workstation for readers and admins until Ctrl+C."""
+    with user_errors():
+        from fracturelab.workstation.server.run import serve as run
+
+        run(db, host, port, secure_cookies=secure_cookies, cache_dir=cache_dir)
+
+
+@app.command("demo")
+def demo(
+    out: Annotated[Path, typer.Option(help="New folder for the demo's images and database.")],
+    femur_images: Annotated[
+        int, typer.Option(min=1, help="Number of synthetic femur radiographs.")
+    ] = 6,
+    femur_model: Annotated[
+        Path | None,
+        typer.Option(help="Femur model folder (.../models/best) for femur suggestions."),
+    ] = None,
+    serve_now: Annotated[
+        bool, typer.Option("--serve/--no-serve", help="Serve the demo on 127.0.0.1 right away.")
+    ] = False,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port for --serve.")] = 8000,
+) -> None:
+    """Build a demo workstation from synthetic spine CTs and femur radiographs."""
+    with user_errors():
+        from rich.console import Console
+
+        from fracturelab.workstation.demo import build_demo
+
+        console = Console(soft_wrap=True)  # paths and commands stay whole, to copy them
+        with console.status("building the demo") as status:
+            built = build_demo(
+                out,
+                femur_images=femur_images,
+                femur_model=femur_model,
+                progress=lambda message: status.update(f"demo: {message}"),
+            )
+        console.print(f"Demo workstation with {len(built.cases)} cases in {built.folder}")
+        for name, password in built.passwords.items():
+            console.print(f"  user [bold]{name}[/bold]  password [bold]{password}[/bold]")
+        console.print(f"Passwords also in {built.folder / 'credentials.txt'}")
+        command = f"fracturelab workstation serve --db {built.database_url}"
+        if not serve_now:
+            console.print(f"Serve it with: {command}")
+            return
+        from fracturelab.workstation.server.run import serve as run
+
+        run(built.database_url, "127.0.0.1", port, secure_cookies=False, cache_dir=None)

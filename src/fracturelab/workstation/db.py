@@ -45,7 +45,11 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 def create_engine_for(url: str) -> Engine:
     """An engine for ``url``; SQLite connections get foreign keys, WAL and a busy timeout."""
-    engine = create_engine(url, pool_pre_ping=not url.startswith("sqlite"))
+    # Pool as large as the web server's thread pool (40), so waiting requests never queue
+    # for a connection while holding another.
+    engine = create_engine(
+        url, pool_pre_ping=not url.startswith("sqlite"), pool_size=10, max_overflow=30
+    )
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     return engine

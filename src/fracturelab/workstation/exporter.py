@@ -43,8 +43,10 @@ __all__ = [
     "FEMUR_COLUMNS",
     "SPINE_COLUMNS",
     "ExportSummary",
+    "csv_text",
     "export_femur",
     "export_spine",
+    "gather_readings",
 ]
 
 #: Consensus rules of an export without ``reader``.
@@ -91,7 +93,7 @@ def _check_rule(consensus: str) -> str:
     return consensus
 
 
-def _gather(
+def gather_readings(
     session: Session, task: str, reader: str | None, consensus: str
 ) -> tuple[list[Case], dict[int, list[Reading]], str]:
     """Cases of ``task`` by name, the readings that count for each, and the reader column."""
@@ -196,7 +198,7 @@ def export_spine(
 
     """
     out = Path(out_csv)
-    cases, by_case, label = _gather(session, "spine", reader, consensus)
+    cases, by_case, label = gather_readings(session, "spine", reader, consensus)
     summary = ExportSummary(out)
     rows: list[dict[str, Any]] = []
     for case in cases:
@@ -232,7 +234,7 @@ def export_spine(
             )
         summary.cases += len(rows) > before
     summary.rows = len(rows)
-    atomic_write_text(out, _csv_text(SPINE_COLUMNS, rows))
+    atomic_write_text(out, csv_text(SPINE_COLUMNS, rows))
     return summary
 
 
@@ -242,7 +244,8 @@ def _what(reader: str | None, consensus: str) -> str:
     return "reference reading" if consensus == "reference" else "finished reading"
 
 
-def _csv_text(columns: Sequence[str], rows: list[dict[str, Any]]) -> str:
+def csv_text(columns: Sequence[str], rows: list[dict[str, Any]]) -> str:
+    """``rows`` as CSV text with a header of ``columns`` (Unix line ends)."""
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=list(columns), lineterminator="\n")
     writer.writeheader()
@@ -291,7 +294,7 @@ def export_femur(
 
     """
     out = Path(out_csv)
-    cases, by_case, _ = _gather(session, "femur", reader, consensus)
+    cases, by_case, _ = gather_readings(session, "femur", reader, consensus)
     summary = ExportSummary(out)
     rows: list[dict[str, Any]] = []
     for case in cases:
@@ -324,5 +327,5 @@ def export_femur(
             }
         )
     summary.rows = summary.cases = len(rows)
-    atomic_write_text(out, _csv_text(FEMUR_COLUMNS, rows))
+    atomic_write_text(out, csv_text(FEMUR_COLUMNS, rows))
     return summary

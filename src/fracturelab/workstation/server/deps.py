@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import random
+import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Annotated, TypeVar
+from weakref import WeakKeyDictionary
 
 from fastapi import Depends, HTTPException, Request
+from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
@@ -103,6 +107,23 @@ def require_admin(auth: Login) -> Auth:
 Admin = Annotated[Auth, Depends(require_admin)]
 
 
+_SQLITE_WRITERS: WeakKeyDictionary[Engine, threading.Lock] = WeakKeyDictionary()
+_GUARD = threading.Lock()
+
+
+def _writer_lock(session: Session) -> AbstractContextManager[object]:
+    """One writer at a time per SQLite database in this process; nothing for other databases.
+
+    SQLite allows one writer anyway; queueing writers on a lock instead of SQLite's busy
+    handler (which sleeps up to 100 ms between tries) keeps save latency short and fair.
+    """
+    engine = session.get_bind()
+    if not isinstance(engine, Engine) or engine.dialect.name != "sqlite":
+        return nullcontext()
+    with _GUARD:
+        return _SQLITE_WRITERS.setdefault(engine, threading.Lock())
+
+
 def write(session: Session, work: Callable[[], T]) -> T:
     """Run ``work`` in a fresh transaction and commit it, retrying when SQLite was busy.
 
@@ -113,8 +134,9 @@ def write(session: Session, work: Callable[[], T]) -> T:
     session.commit()
     for attempt in range(_WRITE_ATTEMPTS):
         try:
-            result = work()
-            session.commit()
+            with _writer_lock(session):
+                result = work()
+                session.commit()
             return result
         except OperationalError as error:
             session.rollback()

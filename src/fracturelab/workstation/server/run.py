@@ -53,7 +53,11 @@ def serve(
     if not 0 < port < 65536:
         raise InputError(f"--port {port} is not valid; give a port between 1 and 65535")
     database = Database(WorkstationSettings.resolve(database_url))
-    database.check()
+    try:
+        database.check()
+    except InputError:
+        database.dispose()
+        raise
     if not _is_loopback(host) and not secure_cookies:
         logger.warning(
             "serving on %s over plain HTTP: put an HTTPS proxy in front and pass "
