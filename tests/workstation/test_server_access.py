@@ -64,7 +64,9 @@ def test_a_reader_cannot_touch_another_readers_case(app: FastAPI, cases: dict[st
         body = {"value": {"genant_grade": 1}, "seconds": 5, "done": True}
         response = bob.request(method, path, json=body)
         assert response.status_code == 404, (method, path, response.text)
-    assert bob.get(f"/cases/{cases['spine_pir']}").status_code == 404
+    page = bob.get(f"/cases/{cases['spine_pir']}")
+    assert page.status_code == 404 and page.headers["content-type"].startswith("text/html")
+    assert "not on your worklist" in page.text
     for method, path in _api_calls(app, cases["spine"]):
         if path.startswith("/api/admin/"):
             body = {"case_ids": [cases["spine_pir"]], "readers": ["bob"], "reading_id": 1,

@@ -49,7 +49,7 @@ def test_spine_case_lists_levels_with_centroids_in_world_ras(
         "url": f"/api/cases/{cases['spine']}/image", "format": "nifti",
         "name": f"case{cases['spine']}-ct.nii.gz",
     }  # fmt: skip
-    assert case["reading"] is None and case["dicom"] is None
+    assert case["reading"] is None and case["dicom"] is None and case["can_edit"] is True
 
 
 def test_levels_do_not_depend_on_how_the_ct_is_stored(app: FastAPI, cases: dict[str, int]) -> None:
@@ -184,6 +184,11 @@ def test_worklist_time_and_status(app: FastAPI, cases: dict[str, int]) -> None:
         "time_spent_s": 35.5,
     }  # fmt: skip
     assert rows[cases["femur"]]["status"] == "new"
+    empty = {"genant_grade": None, "morphology": None, "not_assessable": False}
+    alice.put(f"{base}/answers/L2", json={"value": empty})  # a cleared answer says nothing
+    alice.put(f"{base}/answers/T12", json={"value": {"not_assessable": True}})
+    rows = {row["case_id"]: row for row in alice.get("/api/worklist").json()}
+    assert rows[cases["spine"]]["answered"] == 2
     assert [row["task"] for row in alice.get("/api/worklist?task=femur").json()] == ["femur"] * 2
     assert alice.get("/api/worklist?task=knee").status_code == 422
 
@@ -248,6 +253,16 @@ def test_two_clients_saving_the_same_case_at_once_lose_nothing(
         last_by_key[str(event.key)] = event.new["genant_grade"]
     assert stored == last_by_key
     assert set(stored) == {"T12", "L1", "L2"}
+
+
+def test_admins_open_any_case_but_answer_only_their_own(
+    app: FastAPI, cases: dict[str, int]
+) -> None:
+    admin = login(app, "admin")
+    case = admin.get(f"/api/cases/{cases['spine']}").json()
+    assert case["can_edit"] is False and case["reading"] is None
+    refused = admin.put(f"/api/cases/{cases['spine']}/answers/L1", json={"value": {}})
+    assert refused.status_code == 404
 
 
 def test_admin_sees_progress_assigns_and_sets_the_reference(

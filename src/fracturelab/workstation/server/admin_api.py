@@ -6,11 +6,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import BaseModel, Field
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from fracturelab.errors import InputError
 from fracturelab.workstation.models import (
-    Answer,
     AppSetting,
     Assignment,
     AuditEvent,
@@ -27,7 +26,7 @@ from fracturelab.workstation.server.deps import (
     require_admin,
     require_csrf,
 )
-from fracturelab.workstation.server.reader_api import SHOW_PATIENT_NAMES
+from fracturelab.workstation.server.reader_api import SHOW_PATIENT_NAMES, answered_counts
 from fracturelab.workstation.users import get_user, list_users
 from fracturelab.workstation.worklist import assign, set_reference
 
@@ -65,11 +64,7 @@ class SettingsIn(BaseModel):
 @router.get("/progress")
 def progress(auth: Admin, session: DbSession) -> dict[str, Any]:
     """Per reader and task: cases assigned, done and time spent; per case: its readings."""
-    answered: dict[int, int] = dict(
-        session.execute(
-            select(Answer.reading_id, func.count(Answer.id)).group_by(Answer.reading_id)
-        ).all()
-    )
+    answered = answered_counts(session, select(Reading.id))
     readings = list(session.scalars(select(Reading)))
     by_pair = {(r.case_id, r.reader_id): r for r in readings}
     totals: dict[tuple[str, str], dict[str, Any]] = {}
@@ -79,7 +74,7 @@ def progress(auth: Admin, session: DbSession) -> dict[str, Any]:
         .join(Case, Case.id == Assignment.case_id)
         .join(User, User.id == Assignment.reader_id)
         .order_by(Case.task, Case.name, User.username)
-    ).tuples()
+    ).all()
     for _, case, reader in assignments:
         reading = by_pair.get((case.id, reader.id))
         row = totals.setdefault(

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import html
 from pathlib import Path, PurePosixPath
 from typing import Annotated
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, HTTPException, Request
-from fastapi.responses import FileResponse, RedirectResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
 from fracturelab.workstation.server.deps import Auth, DbSession, optional_login
 from fracturelab.workstation.server.reader_api import visible_case
@@ -39,6 +40,17 @@ def _page(name: str) -> FileResponse:
     return FileResponse(STATIC_DIR / name, media_type=_TYPES[".html"], headers=_HTML_HEADERS)
 
 
+def _error_page(status: int, message: str) -> HTMLResponse:
+    """A plain page saying what went wrong, with the way back to the worklist."""
+    body = (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        '<link rel="stylesheet" href="/static/style.css"><title>fracturelab</title></head>'
+        f'<body class="error-page"><main><h1>{status}</h1><p>{html.escape(message)}</p>'
+        '<p><a href="/">Back to your worklist</a></p></main></body></html>'
+    )
+    return HTMLResponse(body, status_code=status, headers=_HTML_HEADERS)
+
+
 def _to_login(request: Request) -> RedirectResponse:
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
@@ -61,7 +73,10 @@ def case_page(case_id: int, request: Request, auth: MaybeAuth, session: DbSessio
     """The reader view of a case: spine (NiiVue) or femur (radiograph canvas)."""
     if auth is None:
         return _to_login(request)
-    case = visible_case(session, case_id, auth.user)
+    try:
+        case = visible_case(session, case_id, auth.user)
+    except HTTPException as error:
+        return _error_page(error.status_code, str(error.detail))
     return _page("spine.html" if case.task == "spine" else "femur.html")
 
 
@@ -71,7 +86,7 @@ def admin_page(request: Request, auth: MaybeAuth) -> Response:
     if auth is None:
         return _to_login(request)
     if auth.user.role != "admin":
-        raise HTTPException(403, f"user {auth.user.username!r} is not an admin")
+        return _error_page(403, f"user {auth.user.username!r} is not an admin")
     return _page("admin.html")
 
 

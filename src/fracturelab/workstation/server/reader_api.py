@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
-from sqlalchemy import func, select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from fracturelab.errors import InputError
@@ -29,7 +29,7 @@ from fracturelab.workstation.worklist import (
     worklist,
 )
 
-__all__ = ["router"]
+__all__ = ["answered_counts", "is_answered", "router", "visible_case"]
 
 router = APIRouter(prefix="/api")
 
@@ -54,6 +54,24 @@ class StatusIn(BaseModel):
     """Body of ``POST /api/cases/{case_id}/status``."""
 
     done: bool
+
+
+def is_answered(value: dict[str, Any]) -> bool:
+    """Whether an answer says anything (a cleared answer has every field empty)."""
+    return bool(value.get("not_assessable")) or any(
+        field != "not_assessable" and content is not None for field, content in value.items()
+    )
+
+
+def answered_counts(session: Session, readings: Select[Any]) -> dict[int, int]:
+    """Reading id -> number of answers that say something, for the readings of a query."""
+    counts: dict[int, int] = {}
+    rows = session.execute(
+        select(Answer.reading_id, Answer.value).where(Answer.reading_id.in_(readings))
+    )
+    for reading_id, value in rows:
+        counts[reading_id] = counts.get(reading_id, 0) + is_answered(value)
+    return counts
 
 
 def _images(request: Request) -> CaseImages:
@@ -108,14 +126,7 @@ def get_worklist(auth: Login, session: DbSession, task: str | None = None) -> li
         reading.case_id: reading
         for reading in session.scalars(select(Reading).where(Reading.reader_id == auth.user.id))
     }
-    counts: dict[int, int] = dict(
-        session.execute(
-            select(Answer.reading_id, func.count(Answer.id))
-            .join(Reading, Reading.id == Answer.reading_id)
-            .where(Reading.reader_id == auth.user.id)
-            .group_by(Answer.reading_id)
-        ).all()
-    )
+    counts = answered_counts(session, select(Reading.id).where(Reading.reader_id == auth.user.id))
     rows = []
     for case in cases:
         reading = readings.get(case.id)
@@ -186,6 +197,7 @@ def get_case(case_id: int, request: Request, auth: Login, session: DbSession) ->
         "case_id": case.id,
         "task": case.task,
         "name": case.name,
+        "can_edit": _is_assigned(session, case.id, auth.user),
         "suggestion": case.suggestion,
         "reading": None
         if reading is None

@@ -361,7 +361,7 @@ export class SaveQueue {
       this.waiting.delete(key);
       try {
         const result = await api('PUT', `/api/cases/${this.caseId}/answers/${encodeURIComponent(key)}`, {
-          body: { value, base_version: this.hooks.getVersion() },
+          body: { value, base_version: this.hooks.getVersion() ?? 0 }, // 0: no reading yet
           quiet: true,
         });
         this.failed.delete(key);
@@ -392,7 +392,8 @@ export class SaveQueue {
 /** Warn before leaving a page whose answers are not all saved. */
 export function guardUnload(isUnsafe) {
   window.addEventListener('beforeunload', (event) => {
-    if (isUnsafe()) {
+    // Not when the session is gone: the login page brings the reader back here.
+    if (!redirecting && isUnsafe()) {
       event.preventDefault();
       event.returnValue = '';
     }

@@ -27,6 +27,11 @@ async function detailOf(response) {
   return `the server answered ${response.status} ${response.statusText}`.trim();
 }
 
+// Already logged in (e.g. the back button): go on to where the user wanted to be.
+fetch('/api/me', { credentials: 'same-origin', headers: { Accept: 'application/json' } })
+  .then((response) => { if (response.ok) location.replace(nextPath()); })
+  .catch(() => {});
+
 form.addEventListener('submit', async (event) => {
   event.preventDefault();
   const username = form.username.value.trim();

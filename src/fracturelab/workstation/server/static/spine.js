@@ -5,6 +5,7 @@ import {
   api, ApiError, formatDuration, getMe, guardUnload, h, initHelp, initTopbar, isTyping,
   SaveQueue, setStatus, showBanner, showError, trackTime,
 } from '/static/api.js';
+import { caseNavigator, setDone } from '/static/reader.js';
 
 const WINDOWS = {
   bone: { width: 2000, level: 500 },
@@ -31,7 +32,6 @@ const state = {
   selected: null,
   view: 'sagittal',
   timeSpent: 0,
-  leaving: false,
 };
 
 let nv = null;
@@ -80,6 +80,10 @@ function normalise(answer) {
 }
 
 function change(level, value) {
+  if (!state.data.can_edit) {
+    showBanner('info', 'View only: this case is not on your worklist, so nothing is saved.', { timeoutMs: 4000 });
+    return;
+  }
   if (!level) {
     showBanner('info', 'Select a vertebra first (click it in the image or in the list).', { timeoutMs: 4000 });
     return;
@@ -220,6 +224,7 @@ function suggestionText(level) {
 
 function renderLevels() {
   const list = $('levels');
+  if (state.selected) list.setAttribute('aria-activedescendant', `level-${state.selected}`);
   list.replaceChildren(...state.levels.map(({ level, colour }) => {
     const answer = state.answers[level];
     const unsaved = queue.failed.has(level);
@@ -330,18 +335,27 @@ function labelLut() {
   const R = [0], G = [0], B = [0], A = [0], I = [0], labels = [''];
   for (const { level, label, colour } of state.levels) {
     if (label === null) continue;
-    R.push(colour[0]); G.push(colour[1]); B.push(colour[2]);
-    A.push(level === state.selected ? 255 : 150);
+    // The selected vertebra in full colour, the others dimmed. With outlines the fill is
+    // transparent, so the bone inside stays visible.
+    const k = level === state.selected ? 1 : 0.5;
+    R.push(Math.round(colour[0] * k)); G.push(Math.round(colour[1] * k)); B.push(Math.round(colour[2] * k));
+    A.push(outline() ? 0 : 255);
     I.push(label);
     labels.push(level);
   }
   return { R, G, B, A, I, labels };
 }
 
+function outline() {
+  return $('label-outline').checked;
+}
+
 function updateLabelColours() {
   if (!viewerReady || nv.volumes.length < 2) return;
   nv.volumes[1].setColormapLabel(labelLut());
-  nv.updateGLVolume();
+  // Only the label layer changed: refresh it alone (updateGLVolume redoes every layer).
+  nv.refreshLayers(nv.volumes[1], 1);
+  nv.drawScene();
 }
 
 function moveCrosshairTo(mm) {
@@ -374,7 +388,8 @@ function setWindow(name) {
   const volume = nv.volumes[0];
   volume.cal_min = preset.level - preset.width / 2;
   volume.cal_max = preset.level + preset.width / 2;
-  nv.updateGLVolume();
+  nv.refreshLayers(volume, 0);
+  nv.drawScene();
   showWindow();
 }
 
@@ -425,7 +440,9 @@ async function startViewer() {
   nv = new Niivue({
     backColor: [0, 0, 0, 1],
     crosshairColor: [0.35, 0.75, 1.0, 0.8],
-    crosshairWidth: 0.5,
+    crosshairWidth: 0.15, // percent of the field of view: thin on any voxel size
+    crosshairWidthUnit: 'percent',
+    crosshairGap: 6,
     isRadiologicalConvention: true,
     sagittalNoseLeft: true,
     dragAndDropEnabled: false,
@@ -484,10 +501,15 @@ async function startViewer() {
   viewerReady = true;
   nv.volumes[0].cal_min = preset.level - preset.width / 2;
   nv.volumes[0].cal_max = preset.level + preset.width / 2;
-  if (nv.volumes.length > 1) nv.volumes[1].setColormapLabel(labelLut());
+  if (nv.volumes.length > 1) {
+    // NiiVue draws label outlines only for volumes with the NIfTI label intent.
+    nv.volumes[1].hdr.intent_code = 1002;
+    nv.opts.atlasOutline = outline() ? 1 : 0;
+    nv.volumes[1].setColormapLabel(labelLut());
+    nv.volumes[1].opacity = Number($('label-opacity').value) / 100;
+  }
   nv.updateGLVolume();
   setView(state.view);
-  setOverlayOpacity();
   showWindow();
   loading.hidden = true;
   if (state.selected) select(state.selected);
@@ -500,8 +522,9 @@ function wireViewerControls() {
   for (const name of Object.keys(WINDOWS)) $(`window-${name}`).addEventListener('click', () => setWindow(name));
   $('label-opacity').addEventListener('input', setOverlayOpacity);
   $('label-outline').addEventListener('change', () => {
-    if (!viewerReady) return;
-    nv.setAtlasOutline($('label-outline').checked ? 1 : 0);
+    if (!viewerReady || nv.volumes.length < 2) return;
+    nv.opts.atlasOutline = outline() ? 1 : 0;
+    updateLabelColours();
   });
   const canvas = $('gl');
   canvas.addEventListener('pointerdown', (event) => {
@@ -538,38 +561,15 @@ async function reloadCase() {
   render();
 }
 
-async function leaveTo(targetId, what) {
-  if (!targetId) {
-    showBanner('info', what === 'next' ? 'This is the last case of your worklist for this task.' : 'This is the first case of your worklist for this task.', { timeoutMs: 4000 });
-    return;
-  }
-  await queue.drain();
-  if (queue.failed.size > 0 && !state.leaving) {
-    state.leaving = true;
-    showError(`${queue.failed.size} answer(s) could not be saved (see the status line). Press the key again to leave anyway, or click the status line to retry.`);
-    return;
-  }
-  location.assign(`/cases/${targetId}`);
-}
+const leaveTo = caseNavigator(queue);
 
 async function toggleDone() {
-  await queue.drain();
-  const done = state.status !== 'done';
-  try {
-    const result = await api('POST', `/api/cases/${caseId}/status`, { body: { done } });
-    state.status = result.status;
-  } catch (error) {
-    return;
-  }
-  render();
-  if (done) {
-    const missing = state.levels.filter(({ level }) => !isComplete(state.answers[level])).map((e) => e.level);
-    const next = state.data.next_case_id ? ' Press ] for the next case.' : '';
-    if (missing.length) {
-      showBanner('warning', `Case marked done, but ${missing.join(', ')} ${missing.length === 1 ? 'has' : 'have'} no complete answer.${next}`);
-    } else {
-      showBanner('info', `Case marked done.${next}`, { timeoutMs: 5000 });
-    }
+  if (!state.data.can_edit) return;
+  const missing = state.levels.filter(({ level }) => !isComplete(state.answers[level])).map((e) => e.level);
+  const status = await setDone(caseId, queue, state.status !== 'done', { missing, hasNext: Boolean(state.data.next_case_id) });
+  if (status) {
+    state.status = status;
+    render();
   }
 }
 
@@ -658,7 +658,11 @@ async function main() {
   if (state.selected) document.body.dataset.selectedLevel = state.selected;
   render();
   setStatus('idle', state.version === null ? 'No answers yet' : 'All answers saved');
-  trackTime(caseId, { onTotal: (total) => { state.timeSpent = total; renderCase(); } });
+  if (state.data.can_edit) {
+    trackTime(caseId, { onTotal: (total) => { state.timeSpent = total; renderCase(); } });
+  } else {
+    showBanner('info', 'View only: this case is not on your worklist, so nothing is saved.');
+  }
   await startViewer();
 }
 

@@ -1,0 +1,53 @@
+// What the spine and femur reader views share: moving between cases and finishing a case.
+
+import { api, showBanner, showError } from '/static/api.js';
+
+/**
+ * A function `leaveTo(targetId, direction)` that opens another case once every save is
+ * answered. With unsaved answers it warns first; the same key again leaves anyway.
+ */
+export function caseNavigator(queue) {
+  let warned = false;
+  return async function leaveTo(targetId, direction) {
+    if (!targetId) {
+      showBanner('info', direction === 'next'
+        ? 'This is the last case of this task on your worklist.'
+        : 'This is the first case of this task on your worklist.', { timeoutMs: 4000 });
+      return;
+    }
+    await queue.drain();
+    if (queue.failed.size > 0 && !warned) {
+      warned = true;
+      showError(`${queue.failed.size} answer(s) could not be saved (see the status line). `
+        + 'Click the status line to try again, or press the key once more to leave anyway.');
+      return;
+    }
+    location.assign(`/cases/${targetId}`);
+  };
+}
+
+/**
+ * Mark the case done (or open again) after the pending saves; returns the new status, or
+ * null when the server refused (the error banner says why). `missing` names what has no
+ * complete answer, for the message.
+ */
+export async function setDone(caseId, queue, done, { missing = [], hasNext = false } = {}) {
+  await queue.drain();
+  let result;
+  try {
+    result = await api('POST', `/api/cases/${caseId}/status`, { body: { done } });
+  } catch (error) {
+    return null;
+  }
+  if (result.status === 'done') {
+    const next = hasNext ? ' Press ] for the next case.' : '';
+    if (missing.length) {
+      showBanner('warning', `Case marked done, but ${missing.join(', ')} ${missing.length === 1 ? 'has' : 'have'} no complete answer.${next}`);
+    } else {
+      showBanner('info', `Case marked done.${next}`, { timeoutMs: 5000 });
+    }
+  } else {
+    showBanner('info', 'Case open again.', { timeoutMs: 3000 });
+  }
+  return result.status;
+}
