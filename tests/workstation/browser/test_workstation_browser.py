@@ -608,3 +608,17 @@ def test_admin_sets_reference_assigns_and_changes_settings(
     with server.database.session() as session:
         assert session.get(AppSetting, "show_patient_names").value is False
     screenshot(page, "admin")
+
+
+def test_admins_see_cases_off_their_worklist_view_only(
+    new_page: Any, server: LiveServer, seeded: Seeded
+) -> None:
+    case_id = seeded.spine_ids["case1"]
+    page = new_page("admin")
+    open_spine(page, case_id)
+    assert page.locator(".banner[data-kind='info']", has_text="View only").count() == 1
+    page.keyboard.press("3")
+    page.keyboard.press("c")
+    page.wait_for_timeout(300)  # give a (wrong) save the time to be sent
+    assert reading(server, "admin", case_id) is None
+    assert page.locator("#status").get_attribute("data-state") != "error"

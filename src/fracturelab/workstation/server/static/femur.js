@@ -10,9 +10,11 @@
 
 import {
   api, ApiError, formatDuration, getMe, guardUnload, h, initHelp, initTopbar, isTyping,
-  SaveQueue, setStatus, showBanner, showError, trackTime,
+  SaveQueue, setStatus, showBanner, showError,
 } from '/static/api.js';
-import { caseNavigator, setDone } from '/static/reader.js';
+import {
+  caseNavigator, fetchCase, setDone, startTiming, VIEW_ONLY,
+} from '/static/reader.js';
 
 const KEY = 'fracture';
 const EMPTY = Object.freeze({ center_x: null, center_y: null, label: null, not_assessable: false });
@@ -99,7 +101,7 @@ function isComplete(answer) {
 
 function change(value) {
   if (!state.data.can_edit) {
-    showBanner('info', 'View only: this case is not on your worklist, so nothing is saved.', { timeoutMs: 4000 });
+    showBanner('info', VIEW_ONLY, { timeoutMs: 4000 });
     return;
   }
   const clean = value.not_assessable ? { ...EMPTY, not_assessable: true } : { ...value, not_assessable: false };
@@ -679,28 +681,13 @@ async function main() {
   window.addEventListener('keydown', onKey, true);
   guardUnload(() => queue.busy || queue.failed.size > 0);
   await initTopbar();
-  let data;
-  try {
-    data = await api('GET', `/api/cases/${caseId}`);
-  } catch (error) {
-    $('case-name').textContent = 'Case not available';
-    $('loading').textContent = error instanceof ApiError ? error.detail : String(error);
-    setStatus('idle', 'Nothing to save');
-    return;
-  }
-  if (data.task !== 'femur') {
-    location.replace(`/cases/${caseId}`);
-    return;
-  }
+  const data = await fetchCase(caseId, 'femur');
+  if (!data) return;
   applyCase(data);
   renderStatic();
   render();
   setStatus('idle', state.version === null ? 'No answer yet' : 'Answer saved');
-  if (state.data.can_edit) {
-    trackTime(caseId, { onTotal: (total) => { state.timeSpent = total; render(); } });
-  } else {
-    showBanner('info', 'View only: this case is not on your worklist, so nothing is saved.');
-  }
+  startTiming(caseId, data, (total) => { state.timeSpent = total; render(); });
   await loadImage();
 }
 

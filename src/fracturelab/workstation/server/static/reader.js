@@ -1,6 +1,8 @@
 // What the spine and femur reader views share: moving between cases and finishing a case.
 
-import { api, showBanner, showError } from '/static/api.js';
+import {
+  api, ApiError, setStatus, showBanner, showError, trackTime,
+} from '/static/api.js';
 
 /**
  * A function `leaveTo(targetId, direction)` that opens another case once every save is
@@ -51,3 +53,36 @@ export async function setDone(caseId, queue, done, { missing = [], hasNext = fal
   }
   return result.status;
 }
+
+/**
+ * The case of a reader page, or null: when it cannot be had the page says why, and a case of
+ * the other task is opened in its own page.
+ */
+export async function fetchCase(caseId, task) {
+  let data;
+  try {
+    data = await api('GET', `/api/cases/${caseId}`);
+  } catch (error) {
+    document.getElementById('case-name').textContent = 'Case not available';
+    document.getElementById('loading').textContent = error instanceof ApiError ? error.detail : String(error);
+    setStatus('idle', 'Nothing to save');
+    return null;
+  }
+  if (data.task !== task) {
+    location.replace(`/cases/${caseId}`);
+    return null;
+  }
+  return data;
+}
+
+/** Count time spent on a case the reader may edit; say that other cases are view only. */
+export function startTiming(caseId, data, onTotal) {
+  if (data.can_edit) {
+    trackTime(caseId, { onTotal });
+  } else {
+    showBanner('info', VIEW_ONLY);
+  }
+}
+
+/** Shown when a case is opened that is not on the user's worklist (admins may look). */
+export const VIEW_ONLY = 'View only: this case is not on your worklist, so nothing is saved.';

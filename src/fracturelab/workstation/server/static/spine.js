@@ -3,9 +3,11 @@
 
 import {
   api, ApiError, formatDuration, getMe, guardUnload, h, initHelp, initTopbar, isTyping,
-  SaveQueue, setStatus, showBanner, showError, trackTime,
+  SaveQueue, setStatus, showBanner, showError,
 } from '/static/api.js';
-import { caseNavigator, setDone } from '/static/reader.js';
+import {
+  caseNavigator, fetchCase, setDone, startTiming, VIEW_ONLY,
+} from '/static/reader.js';
 
 const WINDOWS = {
   bone: { width: 2000, level: 500 },
@@ -81,7 +83,7 @@ function normalise(answer) {
 
 function change(level, value) {
   if (!state.data.can_edit) {
-    showBanner('info', 'View only: this case is not on your worklist, so nothing is saved.', { timeoutMs: 4000 });
+    showBanner('info', VIEW_ONLY, { timeoutMs: 4000 });
     return;
   }
   if (!level) {
@@ -638,19 +640,8 @@ async function main() {
   window.addEventListener('keydown', onKey, true);
   guardUnload(() => queue.busy || queue.failed.size > 0);
   await initTopbar();
-  let data;
-  try {
-    data = await api('GET', `/api/cases/${caseId}`);
-  } catch (error) {
-    $('case-name').textContent = 'Case not available';
-    $('loading').textContent = error instanceof ApiError ? error.detail : String(error);
-    setStatus('idle', 'Nothing to save');
-    return;
-  }
-  if (data.task !== 'spine') {
-    location.replace(`/cases/${caseId}`);
-    return;
-  }
+  const data = await fetchCase(caseId, 'spine');
+  if (!data) return;
   applyCase(data);
   renderStatic();
   const firstOpen = state.levels.find(({ level }) => !isComplete(state.answers[level]));
@@ -658,11 +649,7 @@ async function main() {
   if (state.selected) document.body.dataset.selectedLevel = state.selected;
   render();
   setStatus('idle', state.version === null ? 'No answers yet' : 'All answers saved');
-  if (state.data.can_edit) {
-    trackTime(caseId, { onTotal: (total) => { state.timeSpent = total; renderCase(); } });
-  } else {
-    showBanner('info', 'View only: this case is not on your worklist, so nothing is saved.');
-  }
+  startTiming(caseId, data, (total) => { state.timeSpent = total; renderCase(); });
   await startViewer();
 }
 
