@@ -31,7 +31,7 @@ from fracturelab.workstation.models import (
     utc_now,
 )
 
-__all__ = ["FEMUR_KEY", "SavedAnswer", "save_answer", "validate_answer"]
+__all__ = ["FEMUR_KEY", "SavedAnswer", "is_answered", "save_answer", "validate_answer"]
 
 #: The one answer key of a femur reading.
 FEMUR_KEY = "fracture"
@@ -59,6 +59,13 @@ def validate_answer(task: str, key: str, value: dict[str, Any]) -> dict[str, Any
     if task == "spine":
         return _validate_spine(key, value)
     return _validate_femur(key, value)
+
+
+def is_answered(value: dict[str, Any]) -> bool:
+    """Whether a stored answer says anything (a cleared answer has every field empty)."""
+    return bool(value.get("not_assessable")) or any(
+        field != "not_assessable" and content is not None for field, content in value.items()
+    )
 
 
 def _check_fields(key: str, value: dict[str, Any], allowed: tuple[str, ...]) -> None:

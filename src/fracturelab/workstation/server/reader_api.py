@@ -11,7 +11,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from fracturelab.errors import InputError
-from fracturelab.workstation.answers import save_answer
+from fracturelab.workstation.answers import is_answered, save_answer
 from fracturelab.workstation.models import Answer, AppSetting, Assignment, Case, Reading, User
 from fracturelab.workstation.server.deps import (
     DbSession,
@@ -29,7 +29,7 @@ from fracturelab.workstation.worklist import (
     worklist,
 )
 
-__all__ = ["answered_counts", "is_answered", "router", "visible_case"]
+__all__ = ["answered_counts", "router", "visible_case"]
 
 router = APIRouter(prefix="/api")
 
@@ -54,13 +54,6 @@ class StatusIn(BaseModel):
     """Body of ``POST /api/cases/{case_id}/status``."""
 
     done: bool
-
-
-def is_answered(value: dict[str, Any]) -> bool:
-    """Whether an answer says anything (a cleared answer has every field empty)."""
-    return bool(value.get("not_assessable")) or any(
-        field != "not_assessable" and content is not None for field, content in value.items()
-    )
 
 
 def answered_counts(session: Session, readings: Select[Any]) -> dict[int, int]:
