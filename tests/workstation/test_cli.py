@@ -243,3 +243,24 @@ def test_demo_prints_the_passwords_it_stored_and_refuses_to_overwrite(
     assert f"fracturelab workstation serve --db sqlite:///{out / 'labels.db'}" in printed
     again = runner.invoke(app, ["workstation", "demo", "--out", str(out)])
     _one_line_error(again, "labels.db already exists", "give a new folder")
+
+
+def test_serve_refuses_a_file_as_cache_folder(db: str, tmp_path: Path) -> None:
+    taken = tmp_path / "cache.txt"
+    taken.write_text("not a folder")
+    result = runner.invoke(app, ["workstation", "serve", "--db", db, "--cache-dir", str(taken)])
+    _one_line_error(result, "--cache-dir", "is a file", "give a folder")
+
+
+@pytest.mark.parametrize("content", ["file", "folder with files"])
+def test_demo_refuses_a_file_or_a_folder_that_holds_files(tmp_path: Path, content: str) -> None:
+    out = tmp_path / "out"
+    if content == "file":
+        out.write_text("x")
+    else:
+        out.mkdir()
+        (out / "notes.txt").write_text("keep me")
+    result = runner.invoke(app, ["workstation", "demo", "--out", str(out)])
+    _one_line_error(result, str(out), "give a new or empty folder")
+    if content != "file":
+        assert sorted(p.name for p in out.iterdir()) == ["notes.txt"]  # nothing written

@@ -64,7 +64,8 @@ def build_demo(
         progress: Called with a short message before each step.
 
     Raises:
-        InputError: If ``folder`` already holds a demo database, or ``femur_images`` < 1.
+        InputError: If ``folder`` is a file, already holds a demo database or anything else,
+            or ``femur_images`` < 1.
 
     """
     from fracturelab.synth import make_spine_phantom
@@ -84,6 +85,9 @@ def build_demo(
             f"{database_file} already exists; serve it with fracturelab workstation serve --db "
             f"sqlite:///{database_file}, or give a new folder"
         )
+    if root.exists() and (not root.is_dir() or any(root.iterdir())):
+        what = "is a file" if not root.is_dir() else "is not empty"
+        raise InputError(f"--out {root} {what}; give a new or empty folder for the demo")
     say = progress or (lambda message: None)
     cts, masks = root / "spine" / "cts", root / "spine" / "masks"
     cts.mkdir(parents=True, exist_ok=True)

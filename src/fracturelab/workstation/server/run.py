@@ -41,8 +41,8 @@ def serve(
         cache_dir: Folder for NIfTI conversions of CTs (default: a temporary folder).
 
     Raises:
-        InputError: If the database is missing, unreachable or not initialised, or the port
-            is not valid.
+        InputError: If the database is missing, unreachable or not initialised, the port is
+            not valid, or ``cache_dir`` cannot be a folder.
 
     """
     import uvicorn
@@ -52,6 +52,16 @@ def serve(
 
     if not 0 < port < 65536:
         raise InputError(f"--port {port} is not valid; give a port between 1 and 65535")
+    if cache_dir is not None:
+        if Path(cache_dir).exists() and not Path(cache_dir).is_dir():
+            raise InputError(f"--cache-dir {cache_dir} is a file; give a folder")
+        try:
+            Path(cache_dir).mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise InputError(
+                f"--cache-dir {cache_dir} cannot be used as a folder ({error.strerror}); "
+                "give a writable folder"
+            ) from None
     database = Database(WorkstationSettings.resolve(database_url))
     try:
         database.check()
