@@ -137,6 +137,18 @@ def test_unknown_convention_suggests_the_closest(phantom_files, tmp_path):
     _one_line_error(result, "did you mean 'verse'")
 
 
+def test_whole_spine_body_mask_is_refused(tmp_path):
+    from tests.spine.conftest import SHARED_DATA
+
+    folder = SHARED_DATA / "ct-totalsegmentator-example"
+    if not folder.exists():
+        pytest.skip("../shared/data is absent")
+    body = folder / "totalseg_vertebrae_body.nii.gz"
+    result = _analyze(folder / "ct.nii.gz", body, tmp_path / "out")
+    _one_line_error(result, str(body), "label 1", "297,135 mm3", "per-vertebra label map")
+    assert not (tmp_path / "out").exists()
+
+
 def test_real_process_exits_non_zero_without_traceback(tmp_path):
     command = [
         *(sys.executable, "-m", "fracturelab", "spine", "analyze"),

@@ -14,12 +14,19 @@ from fracturelab.errors import InputError
 from fracturelab.imaging import Volume, read_volume
 from fracturelab.spine.conventions import choose_convention, detect_convention
 from fracturelab.spine.levels import VERSE_LABELS, level_from_verse, level_index
+from fracturelab.spine.plausibility import check_vertebra_labels
 
 __all__ = ["VertebraLabelMap", "load_vertebra_labels"]
 
 _PER_LEVEL_FILE = re.compile(
     r"^vertebrae_(C[1-7]|T1[0-3]|T[1-9]|L[1-6]|S1)\.(nii\.gz|nii|mha|mhd|nrrd)$", re.IGNORECASE
 )
+
+_NUMBERING = {
+    "verse": "VerSe",
+    "totalseg_v2": "TotalSegmentator v2",
+    "totalseg_v1": "TotalSegmentator v1",
+}
 
 
 @dataclass
@@ -66,7 +73,9 @@ def load_vertebra_labels(
 
     Raises:
         InputError: For unreadable, non-integer, empty or mismatched label maps, unknown
-            conventions, or label maps without vertebrae.
+            conventions, label maps without vertebrae, or labels too large to be one
+            vertebra (several vertebrae under one label, see
+            :mod:`fracturelab.spine.plausibility`).
 
     """
     per_level = {} if isinstance(source, Volume) else _per_level_files(Path(source))
@@ -75,7 +84,7 @@ def load_vertebra_labels(
     else:
         volume = source if isinstance(source, Volume) else read_volume(source, role="label map")
         note = ""
-    name = str(volume.path) if volume.path is not None else "label map"
+    name = str(volume.path) if volume.path is not None else "(in memory)"
     volume = volume.with_array(_integer_labels(volume.array, name))
     volume = _onto_grid(volume, reference, name, resample)
     boxes = _bounding_boxes(volume.array)
@@ -83,6 +92,7 @@ def load_vertebra_labels(
         raise InputError(f"label map {name}: is empty (every voxel is 0); give the vertebra masks")
     if per_level:
         levels = {label: str(level_from_verse(label)) for label in boxes}
+        check_vertebra_labels(volume, levels, boxes, name=name, numbering="per-level file")
         return VertebraLabelMap(volume, levels, "totalseg_folder", note, boxes)
     if convention.strip().lower() == "auto":
         centres = {label: volume.index_to_world(_box_centre(box)) for label, box in boxes.items()}
@@ -99,6 +109,8 @@ def load_vertebra_labels(
             f"label map {name}: labels {sorted(boxes)[:8]} hold no vertebra in {chosen.name} "
             "numbering; check --labels or give a vertebra label map"
         )
+    numbering = _NUMBERING.get(chosen.name, chosen.name)
+    check_vertebra_labels(volume, levels, boxes, name=name, numbering=numbering)
     return VertebraLabelMap(volume, levels, chosen.name, detection, boxes)
 
 
