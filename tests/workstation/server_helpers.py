@@ -22,9 +22,13 @@ def make_app(database: Database, cache_dir: Path) -> FastAPI:
     return create_app(database, cache_dir=cache_dir)
 
 
-def login(app: FastAPI, username: str) -> TestClient:
-    """A client logged in as ``username``, sending its CSRF token on every request."""
-    client = TestClient(app)
+def login(app: FastAPI, username: str, *, raise_server_exceptions: bool = True) -> TestClient:
+    """A client logged in as ``username``, sending its CSRF token on every request.
+
+    With ``raise_server_exceptions=False`` a server error comes back as the response the
+    browser would get instead of being raised in the test.
+    """
+    client = TestClient(app, raise_server_exceptions=raise_server_exceptions)
     response = client.post(
         "/api/login", json={"username": username, "password": PASSWORDS[username]}
     )

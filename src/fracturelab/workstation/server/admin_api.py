@@ -22,6 +22,8 @@ from fracturelab.workstation.server.deps import (
     Admin,
     Auth,
     DbSession,
+    RowId,
+    RowIdField,
     client_address,
     require_admin,
     require_csrf,
@@ -45,14 +47,14 @@ AdminWriter = Annotated[Auth, Depends(_admin_writer)]
 class AssignIn(BaseModel):
     """Body of ``POST /api/admin/assign``."""
 
-    case_ids: list[int] = Field(min_length=1)
-    readers: list[str] = Field(min_length=1)
+    case_ids: list[RowIdField] = Field(min_length=1, max_length=100_000)
+    readers: list[str] = Field(min_length=1, max_length=1000)
 
 
 class ReferenceIn(BaseModel):
     """Body of ``POST /api/admin/reference``."""
 
-    reading_id: int
+    reading_id: RowIdField
 
 
 class SettingsIn(BaseModel):
@@ -156,7 +158,7 @@ def post_reference(
 
 
 @router.get("/readings/{reading_id}")
-def get_reading(reading_id: int, auth: Admin, session: DbSession) -> dict[str, Any]:
+def get_reading(reading_id: RowId, auth: Admin, session: DbSession) -> dict[str, Any]:
     """Any reader's reading with its answers (to choose the reference standard)."""
     reading = session.get(Reading, reading_id)
     if reading is None:

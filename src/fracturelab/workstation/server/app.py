@@ -4,34 +4,24 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from fracturelab.workstation.db import Database
-from fracturelab.workstation.server import admin_api, auth_api, pages, reader_api
-from fracturelab.workstation.server.deps import WRITE_METHODS, Login
+from fracturelab.workstation.server import accounts_api, admin_api, auth_api, pages, reader_api
+from fracturelab.workstation.server.deps import Login
 from fracturelab.workstation.server.images import CaseImages
+from fracturelab.workstation.server.middleware import CSP, MAX_BODY_BYTES, GuardMiddleware
 from fracturelab.workstation.server.security import LoginThrottle
 
-__all__ = ["create_app"]
-
-#: Content Security Policy: only this server's scripts; NiiVue needs WebGL, blobs and workers.
-CSP = (
-    "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; worker-src 'self' blob:; "
-    "style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; connect-src 'self' blob: data:; "
-    "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
-)
-_SECURITY_HEADERS = {
-    "Content-Security-Policy": CSP,
-    "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
-    "Referrer-Policy": "same-origin",
-}
+__all__ = ["CSP", "create_app"]
 
 
 def create_app(
@@ -40,6 +30,8 @@ def create_app(
     cache_dir: Path | None = None,
     secure_cookies: bool = False,
     throttle: LoginThrottle | None = None,
+    allowed_hosts: Sequence[str] | None = None,
+    max_body_bytes: int = MAX_BODY_BYTES,
 ) -> FastAPI:
     """Build the workstation application for one database.
 
@@ -48,9 +40,13 @@ def create_app(
         cache_dir: Folder for images converted to NIfTI for the browser; default a temporary
             folder removed at shutdown.
         secure_cookies: Mark the session cookie ``Secure`` even over plain HTTP (use behind an
-            HTTPS proxy); it is always ``Secure`` on HTTPS requests.
-        throttle: Login throttling limits (default 5 failures per user name, 20 per client,
-            in 15 minutes).
+            HTTPS proxy) and send ``Strict-Transport-Security``; the cookie is always
+            ``Secure`` on HTTPS requests.
+        throttle: Login throttling (default: see :class:`~.security.LoginThrottle`).
+        allowed_hosts: ``Host`` header values answered (e.g. ``["localhost", "127.0.0.1"]``,
+            ``"*.example.org"``); others get ``400``. ``None`` answers any host (tests);
+            ``fracturelab workstation serve`` always passes a list.
+        max_body_bytes: Largest request body accepted; larger ones get ``413`` before routing.
 
     Returns:
         The application; serve it with uvicorn (see :func:`~.run.serve`).
@@ -77,26 +73,17 @@ def create_app(
     app.state.throttle = throttle or LoginThrottle()
     app.state.secure_cookies = secure_cookies
 
-    @app.middleware("http")
-    async def guard(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        origin = request.headers.get("origin")
-        if request.method in WRITE_METHODS and origin and origin != _own_origin(request):
-            response: Response = JSONResponse(
-                {"detail": f"cross-site request from {origin} refused"}, status_code=403
-            )
-        else:
-            response = await call_next(request)
-        for name, value in _SECURITY_HEADERS.items():
-            response.headers.setdefault(name, value)
-        if request.url.path.startswith("/api/"):
-            response.headers.setdefault("Cache-Control", "no-store")
-        return response
+    # Added last = outermost: the guard's headers and limits apply to every answer, the
+    # trusted-host refusal and 500s included.
+    if allowed_hosts is not None:
+        app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(allowed_hosts))
+    app.add_middleware(GuardMiddleware, hsts=secure_cookies, max_body_bytes=max_body_bytes)
+    app.add_exception_handler(RequestValidationError, _validation_error)
 
     app.include_router(auth_api.router)
     app.include_router(reader_api.router)
     app.include_router(admin_api.router)
+    app.include_router(accounts_api.router)
     app.include_router(pages.router)
 
     @app.get("/api/openapi.json", include_in_schema=False)
@@ -107,6 +94,12 @@ def create_app(
     return app
 
 
-def _own_origin(request: Request) -> str:
-    host = request.headers.get("host", "")
-    return f"{request.url.scheme}://{host}"
+async def _validation_error(request: Request, error: Exception) -> JSONResponse:
+    """422 naming each bad field and what is wrong, never echoing the request's content."""
+    errors = error.errors() if isinstance(error, RequestValidationError) else []
+    detail = [
+        {"loc": [str(part) for part in item.get("loc", ())], "msg": str(item.get("msg", "")),
+         "type": str(item.get("type", ""))}
+        for item in errors
+    ]  # fmt: skip
+    return JSONResponse({"detail": detail}, status_code=422)

@@ -10,7 +10,6 @@ from pydantic import BaseModel, Field
 from fracturelab.errors import InputError
 from fracturelab.workstation.server.deps import DbSession, Login, Writer, client_address
 from fracturelab.workstation.server.security import (
-    ABSOLUTE_LIFETIME,
     COOKIE_NAME,
     LoginThrottle,
     end_session,
@@ -68,10 +67,9 @@ def login(
     token, row = start_session(session, user, client)
     log_login(session, "login", username, user, client)
     session.commit()
-    response.set_cookie(
+    response.set_cookie(  # no Max-Age: the cookie ends when the browser closes
         COOKIE_NAME,
         token,
-        max_age=int(ABSOLUTE_LIFETIME.total_seconds()),
         path="/",
         httponly=True,
         samesite="strict",

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from typing import Annotated, TypeVar
 from weakref import WeakKeyDictionary
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, HTTPException, Path, Request
+from pydantic import Field
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
@@ -20,10 +21,13 @@ from fracturelab.workstation.models import User, WebSession
 from fracturelab.workstation.server.security import COOKIE_NAME, csrf_matches, find_session
 
 __all__ = [
+    "MAX_ID",
     "Admin",
     "Auth",
     "DbSession",
     "Login",
+    "RowId",
+    "RowIdField",
     "Writer",
     "client_address",
     "db_session",
@@ -40,6 +44,13 @@ _WRITE_ATTEMPTS = 8
 
 #: Methods that change something and so need the CSRF header.
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+#: Largest row id (a signed 64-bit integer, the widest the databases store).
+MAX_ID = 2**63 - 1
+#: A row id in a URL path (``/api/cases/{case_id}``): 1..:data:`MAX_ID`, else 422.
+RowId = Annotated[int, Path(ge=1, le=MAX_ID, description="Row id, 1 to 2**63 - 1.")]
+#: A row id in a JSON body: 1..:data:`MAX_ID`, else 422.
+RowIdField = Annotated[int, Field(ge=1, le=MAX_ID)]
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
-from fracturelab.workstation.server.deps import Auth, DbSession, optional_login
+from fracturelab.workstation.server.deps import Auth, DbSession, RowId, optional_login
 from fracturelab.workstation.server.reader_api import visible_case
 
 __all__ = ["PUBLIC_STATIC", "STATIC_DIR", "router"]
@@ -69,7 +69,7 @@ def worklist_page(request: Request, auth: MaybeAuth) -> Response:
 
 
 @router.get("/cases/{case_id}", response_model=None)
-def case_page(case_id: int, request: Request, auth: MaybeAuth, session: DbSession) -> Response:
+def case_page(case_id: RowId, request: Request, auth: MaybeAuth, session: DbSession) -> Response:
     """The reader view of a case: spine (NiiVue) or femur (radiograph canvas)."""
     if auth is None:
         return _to_login(request)
@@ -94,7 +94,8 @@ def static_file(relative: str) -> Path:
     """The file under :data:`STATIC_DIR` named by a URL path; 404 for anything outside it."""
     parts = PurePosixPath(relative).parts
     if not parts or any(
-        part in ("..", "") or "\\" in part or part.startswith("/") for part in parts
+        part in ("..", "") or "\\" in part or part.startswith("/") or not part.isprintable()
+        for part in parts
     ):
         raise HTTPException(404, "no such file")
     root = STATIC_DIR.resolve()

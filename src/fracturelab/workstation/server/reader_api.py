@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Request, Response
+from fastapi import APIRouter, HTTPException, Path, Request, Response
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import Select, select
@@ -16,6 +16,7 @@ from fracturelab.workstation.models import Answer, AppSetting, Assignment, Case,
 from fracturelab.workstation.server.deps import (
     DbSession,
     Login,
+    RowId,
     Writer,
     client_address,
     write,
@@ -47,7 +48,7 @@ class AnswerIn(BaseModel):
 class TimeIn(BaseModel):
     """Body of ``POST /api/cases/{case_id}/time``."""
 
-    seconds: float = Field(ge=0)
+    seconds: float = Field(ge=0, allow_inf_nan=False)
 
 
 class StatusIn(BaseModel):
@@ -152,7 +153,7 @@ def _show_patient_names(session: Session) -> bool:
 
 
 @router.get("/cases/{case_id}")
-def get_case(case_id: int, request: Request, auth: Login, session: DbSession) -> dict[str, Any]:
+def get_case(case_id: RowId, request: Request, auth: Login, session: DbSession) -> dict[str, Any]:
     """The case as its reader sees it: suggestion, own answers, levels, image descriptions."""
     case = visible_case(session, case_id, auth.user)
     reading = _reading(session, case.id, auth.user)
@@ -213,7 +214,7 @@ _NO_STORE = {"Cache-Control": "private, no-store"}
 
 
 @router.get("/cases/{case_id}/image", response_model=None)
-def get_image(case_id: int, request: Request, auth: Login, session: DbSession) -> Response:
+def get_image(case_id: RowId, request: Request, auth: Login, session: DbSession) -> Response:
     """The case's image: NIfTI for a CT, raw ``uint16`` for a radiograph."""
     case = visible_case(session, case_id, auth.user)
     images = _images(request)
@@ -233,7 +234,7 @@ def get_image(case_id: int, request: Request, auth: Login, session: DbSession) -
 
 
 @router.get("/cases/{case_id}/labels", response_model=None)
-def get_labels(case_id: int, request: Request, auth: Login, session: DbSession) -> Response:
+def get_labels(case_id: RowId, request: Request, auth: Login, session: DbSession) -> Response:
     """The vertebra label map of a spine case as NIfTI."""
     case = visible_case(session, case_id, auth.user)
     if case.task != "spine":
@@ -247,7 +248,12 @@ def get_labels(case_id: int, request: Request, auth: Login, session: DbSession) 
 
 @router.put("/cases/{case_id}/answers/{key}")
 def put_answer(
-    case_id: int, key: str, body: AnswerIn, request: Request, auth: Writer, session: DbSession
+    case_id: RowId,
+    key: Annotated[str, Path(max_length=32)],
+    body: AnswerIn,
+    request: Request,
+    auth: Writer,
+    session: DbSession,
 ) -> dict[str, Any]:
     """Save one answer (autosave); says whether another client changed the reading meanwhile."""
     _, reading = _assigned_case(session, case_id, auth.user)
@@ -270,7 +276,7 @@ def put_answer(
 
 
 @router.post("/cases/{case_id}/time")
-def post_time(case_id: int, body: TimeIn, auth: Writer, session: DbSession) -> dict[str, float]:
+def post_time(case_id: RowId, body: TimeIn, auth: Writer, session: DbSession) -> dict[str, float]:
     """Add time spent on the case (the browser reports while the page is visible)."""
     _, reading = _assigned_case(session, case_id, auth.user)
     return {"time_spent_s": write(session, lambda: record_time(session, reading, body.seconds))}
@@ -278,7 +284,7 @@ def post_time(case_id: int, body: TimeIn, auth: Writer, session: DbSession) -> d
 
 @router.post("/cases/{case_id}/status")
 def post_status(
-    case_id: int, body: StatusIn, request: Request, auth: Writer, session: DbSession
+    case_id: RowId, body: StatusIn, request: Request, auth: Writer, session: DbSession
 ) -> dict[str, str]:
     """Mark the reading done, or open again."""
     _, reading = _assigned_case(session, case_id, auth.user)
