@@ -1,24 +1,36 @@
-"""Workstation accounts: adding users, and Argon2id password hashes."""
+"""Workstation accounts: adding, deactivating and resetting users, Argon2id password hashes.
+
+The account actions an admin takes (in the browser or on the command line) and a user's own
+password change are written to the append-only audit table; a deactivated account, or one
+whose password was reset, loses its browser sessions at once.
+"""
 
 from __future__ import annotations
 
 import difflib
 import re
+import secrets
 
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from fracturelab.errors import InputError
-from fracturelab.workstation.models import ROLES, User
+from fracturelab.workstation.models import ROLES, AuditEvent, User, WebSession
 
 __all__ = [
     "MIN_PASSWORD_LENGTH",
     "add_user",
+    "change_own_password",
+    "create_account",
+    "end_sessions",
+    "generate_password",
     "get_user",
     "hash_password",
     "list_users",
+    "reset_password",
+    "set_active",
     "set_password",
     "verify_nobody",
     "verify_password",
@@ -148,3 +160,184 @@ def set_password(user: User, password: str) -> None:
 
     """
     user.password_hash = hash_password(password)
+
+
+def generate_password() -> str:
+    """A random password of 16 URL-safe characters (96 bits), to be shown once."""
+    return secrets.token_urlsafe(12)
+
+
+def end_sessions(session: Session, user: User, *, keep: str | None = None) -> int:
+    """Delete the user's browser sessions, except the one whose token hash is ``keep``.
+
+    Returns:
+        How many sessions ended.
+
+    """
+    query = delete(WebSession).where(WebSession.user_id == user.id)
+    if keep is not None:
+        query = query.where(WebSession.token_hash != keep)
+    result = session.execute(query.execution_options(synchronize_session=False))
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def _audit(
+    session: Session,
+    action: str,
+    user: User,
+    by: User | None,
+    client: str | None,
+    old: dict[str, object] | None = None,
+    new: dict[str, object] | None = None,
+) -> None:
+    session.add(
+        AuditEvent(
+            user_id=None if by is None else by.id,
+            action=action,
+            old=old,
+            new={"username": user.username, **(new or {})},
+            client=client,
+        )
+    )
+
+
+def create_account(
+    session: Session,
+    username: str,
+    role: str = "reader",
+    password: str | None = None,
+    *,
+    by: User | None = None,
+    client: str | None = None,
+) -> tuple[User, str | None]:
+    """Add a user as :func:`add_user` does and write a ``user_add`` audit row; caller commits.
+
+    Args:
+        session: Open session.
+        username: The new user name (rules of :func:`add_user`).
+        role: ``"reader"`` or ``"admin"``.
+        password: The initial password; ``None`` generates one (:func:`generate_password`).
+        by: The admin who creates the account (``None``: the command line).
+        client: The admin's address.
+
+    Returns:
+        The user and the generated password (``None`` when ``password`` was given).
+
+    Raises:
+        InputError: As :func:`add_user`.
+
+    """
+    generated = generate_password() if password is None else None
+    user = add_user(session, username, generated or password or "", role)
+    _audit(session, "user_add", user, by, client, new={"role": role})
+    return user, generated
+
+
+def set_active(
+    session: Session,
+    user: User,
+    active: bool,
+    *,
+    by: User | None = None,
+    client: str | None = None,
+) -> int:
+    """Deactivate or reactivate an account (audited); deactivation ends its sessions.
+
+    Nothing is written when the account already is in that state. The caller commits.
+
+    Returns:
+        How many browser sessions ended.
+
+    Raises:
+        InputError: If an admin tries to deactivate their own account.
+
+    """
+    if by is not None and by.id == user.id and not active:
+        raise InputError(
+            f"you cannot deactivate your own account {user.username!r}; ask another admin"
+        )
+    if user.active == active:
+        return 0
+    user.active = active
+    _audit(
+        session,
+        "user_activate" if active else "user_deactivate",
+        user,
+        by,
+        client,
+        old={"active": not active},
+        new={"active": active},
+    )
+    return 0 if active else end_sessions(session, user)
+
+
+def reset_password(
+    session: Session,
+    user: User,
+    password: str | None = None,
+    *,
+    by: User | None = None,
+    client: str | None = None,
+) -> tuple[str | None, int]:
+    """Give a user a new password chosen by an admin (audited) and end all their sessions.
+
+    Args:
+        session: Open session; the caller commits.
+        user: Whose password.
+        password: The new password; ``None`` generates one.
+        by: The admin (``None``: the command line).
+        client: The admin's address.
+
+    Returns:
+        The generated password (``None`` when ``password`` was given) and how many sessions
+        ended.
+
+    Raises:
+        InputError: If the password is too short, or an admin resets their own password
+            (they change it with their current one instead).
+
+    """
+    if by is not None and by.id == user.id:
+        raise InputError(
+            "this is your own account; change your password with Change password (it asks "
+            "for the current one)"
+        )
+    generated = generate_password() if password is None else None
+    set_password(user, generated or password or "")
+    _audit(session, "password_reset", user, by, client)
+    return generated, end_sessions(session, user)
+
+
+def change_own_password(
+    session: Session,
+    user: User,
+    current: str,
+    new: str,
+    *,
+    keep_session: str | None = None,
+    client: str | None = None,
+) -> int:
+    """Change a user's own password after checking the current one (audited).
+
+    Args:
+        session: Open session; the caller commits.
+        user: The logged-in user.
+        current: Their current password.
+        new: The new password (:data:`MIN_PASSWORD_LENGTH` characters or more).
+        keep_session: Token hash of the browser session to keep; every other one ends.
+        client: The user's address.
+
+    Returns:
+        How many other sessions ended.
+
+    Raises:
+        InputError: If the current password is wrong, or the new one too short or the same.
+
+    """
+    if not verify_password(user, current):
+        raise InputError("the current password is wrong; type the password you log in with")
+    if new == current:
+        raise InputError("the new password is the same as the current one; choose another")
+    set_password(user, new)
+    _audit(session, "password_change", user, user, client)
+    return end_sessions(session, user, keep=keep_session)

@@ -1,0 +1,190 @@
+"""Account routes: admins manage accounts; every user changes their own password.
+
+Admins create, deactivate, reactivate and reset accounts.
+Every write needs the session's CSRF token, is audited (:mod:`fracturelab.workstation.users`)
+and ends the browser sessions that must end: all of a deactivated account or of one whose
+password was reset, and the user's other sessions after a password change.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from pydantic import BaseModel, Field
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from fracturelab.errors import InputError
+from fracturelab.workstation.models import ROLES, User, WebSession
+from fracturelab.workstation.server.deps import (
+    Admin,
+    Auth,
+    DbSession,
+    Writer,
+    client_address,
+    require_admin,
+    require_csrf,
+    write,
+)
+from fracturelab.workstation.users import (
+    MIN_PASSWORD_LENGTH,
+    change_own_password,
+    create_account,
+    list_users,
+    reset_password,
+    set_active,
+)
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/api")
+
+_PASSWORD = Field(min_length=1, max_length=1024)
+
+
+def _admin_writer(auth: Annotated[Auth, Depends(require_csrf)]) -> Auth:
+    return require_admin(auth)
+
+
+AdminWriter = Annotated[Auth, Depends(_admin_writer)]
+
+
+class AccountIn(BaseModel):
+    """Body of ``POST /api/admin/accounts``."""
+
+    username: str = Field(min_length=1, max_length=64)
+    role: str = Field(default="reader", max_length=32)
+    password: str | None = Field(default=None, min_length=1, max_length=1024)
+
+
+class ActiveIn(BaseModel):
+    """Body of ``POST /api/admin/accounts/active``."""
+
+    username: str = Field(min_length=1, max_length=64)
+    active: bool
+
+
+class ResetIn(BaseModel):
+    """Body of ``POST /api/admin/accounts/password``."""
+
+    username: str = Field(min_length=1, max_length=64)
+    password: str | None = Field(default=None, min_length=1, max_length=1024)
+
+
+class PasswordChangeIn(BaseModel):
+    """Body of ``POST /api/account/password``."""
+
+    current_password: str = _PASSWORD
+    new_password: str = _PASSWORD
+
+
+def _account(user: User, sessions: int) -> dict[str, Any]:
+    return {
+        "username": user.username,
+        "role": user.role,
+        "active": user.active,
+        "created_at": user.created_at.isoformat(),
+        "sessions": sessions,
+    }
+
+
+def _session_counts(session: Session) -> dict[int, int]:
+    rows = session.execute(
+        select(WebSession.user_id, func.count()).group_by(WebSession.user_id)
+    ).all()
+    return {int(user_id): int(count) for user_id, count in rows}
+
+
+def _find(session: Session, username: str) -> User:
+    user = session.scalars(select(User).where(User.username == username)).one_or_none()
+    if user is None:
+        raise HTTPException(404, f"no user {username!r}; see GET /api/admin/accounts")
+    return user
+
+
+@router.get("/admin/accounts")
+def accounts(auth: Admin, session: DbSession) -> dict[str, Any]:
+    """Every account with its role, state and number of browser sessions; the password rule."""
+    counts = _session_counts(session)
+    return {
+        "accounts": [_account(user, counts.get(user.id, 0)) for user in list_users(session)],
+        "roles": list(ROLES),
+        "min_password_length": MIN_PASSWORD_LENGTH,
+    }
+
+
+@router.post("/admin/accounts", status_code=201)
+def post_account(
+    body: AccountIn, request: Request, auth: AdminWriter, session: DbSession
+) -> dict[str, Any]:
+    """Create an account; a password left out is generated and returned once."""
+
+    def work() -> tuple[User, str | None]:
+        return create_account(
+            session, body.username, body.role, body.password,
+            by=auth.user, client=client_address(request),
+        )  # fmt: skip
+
+    try:
+        user, generated = write(session, work)
+    except InputError as error:
+        raise HTTPException(422, str(error)) from None
+    return {**_account(user, 0), "password": generated}
+
+
+@router.post("/admin/accounts/active")
+def post_active(
+    body: ActiveIn, request: Request, auth: AdminWriter, session: DbSession
+) -> dict[str, Any]:
+    """Deactivate (ending every session of the account) or reactivate an account."""
+
+    def work() -> int:
+        return set_active(
+            session, _find(session, body.username), body.active,
+            by=auth.user, client=client_address(request),
+        )  # fmt: skip
+
+    try:
+        ended = write(session, work)
+    except InputError as error:
+        raise HTTPException(422, str(error)) from None
+    return {"username": body.username, "active": body.active, "sessions_ended": ended}
+
+
+@router.post("/admin/accounts/password")
+def post_reset(
+    body: ResetIn, request: Request, auth: AdminWriter, session: DbSession
+) -> dict[str, Any]:
+    """Reset a user's password (generated when left out, returned once); ends their sessions."""
+
+    def work() -> tuple[str | None, int]:
+        return reset_password(
+            session, _find(session, body.username), body.password,
+            by=auth.user, client=client_address(request),
+        )  # fmt: skip
+
+    try:
+        generated, ended = write(session, work)
+    except InputError as error:
+        raise HTTPException(422, str(error)) from None
+    return {"username": body.username, "password": generated, "sessions_ended": ended}
+
+
+@router.post("/account/password")
+def post_own_password(
+    body: PasswordChangeIn, request: Request, auth: Writer, session: DbSession
+) -> dict[str, Any]:
+    """Change the logged-in user's password; their other browser sessions end."""
+
+    def work() -> int:
+        return change_own_password(
+            session, auth.user, body.current_password, body.new_password,
+            keep_session=auth.web_session.token_hash, client=client_address(request),
+        )  # fmt: skip
+
+    try:
+        ended = write(session, work)
+    except InputError as error:
+        raise HTTPException(422, str(error)) from None
+    return {"username": auth.user.username, "sessions_ended": ended}
