@@ -1,4 +1,9 @@
-"""Writing result files atomically, so that a failure never leaves half a file behind."""
+"""Output folders checked before the work, and result files written atomically.
+
+Commands call :func:`check_output_dir` before any work, so that a ``--out`` that cannot be
+used is refused at once with one line, and write with :func:`atomic_write_text` /
+:func:`atomic_path`, so that a failure never leaves half a file behind.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,47 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-__all__ = ["atomic_path", "atomic_write_text"]
+from fracturelab.errors import InputError
+
+__all__ = ["atomic_path", "atomic_write_text", "check_output_dir"]
+
+
+def check_output_dir(path: str | Path, option: str = "--out") -> Path:
+    """Check that a folder can hold outputs, before any work is done; create nothing.
+
+    The folder may exist (it is then written into) or not (it is created when the first
+    file is written); the nearest existing folder above it must be writable (as
+    :func:`os.access` says for the current user, so root passes permission bits).
+
+    Args:
+        path: The output folder.
+        option: The command-line option that named it, for the message (``--out``).
+
+    Returns:
+        ``path`` as a :class:`~pathlib.Path`.
+
+    Raises:
+        InputError: One line naming ``option`` and ``path`` when ``path`` is a file, lies
+            below a file, or its nearest existing folder is not writable.
+
+    """
+    folder = Path(path)
+    if folder.exists() and not folder.is_dir():
+        raise InputError(f"{option} {folder}: is a file, not a folder; give a folder path")
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if existing.exists() and not existing.is_dir():
+        raise InputError(
+            f"{option} {folder}: {existing} is a file, so the folder cannot be created there; "
+            "give a folder path"
+        )
+    if not os.access(existing, os.W_OK | os.X_OK):
+        where = "" if existing == folder else f" ({existing}, where it would be created)"
+        raise InputError(
+            f"{option} {folder}: folder{where} is not writable; give a folder you can write to"
+        )
+    return folder
 
 
 @contextmanager

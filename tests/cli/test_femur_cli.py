@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from fracturelab.cli.main import app
 from fracturelab.femur.experiment import ExperimentResult
-from tests.cli.test_spine_cli import _one_line_error
+from tests.cli.test_spine_cli import _one_line_error, unusable_out
 from tests.femur.builders import balanced_rows, write_manifest
 
 runner = CliRunner(env={"COLUMNS": "400"})  # no wrapping of long temporary paths
@@ -148,3 +148,35 @@ def test_bad_backbone_suggests_the_closest(tmp_path: Path) -> None:
               "--backbones", "cnn,vitt"]
     )  # fmt: skip
     _one_line_error(result, "'vitt'", "did you mean 'vit'")
+
+
+@pytest.mark.parametrize("problem", ["file", "below a file", "not writable"])
+def test_predict_refuses_an_unusable_out_before_any_work(
+    tiny_run: ExperimentResult, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, problem: str
+) -> None:
+    image, _ = _first_test_image(tiny_run)
+    blocker, out = unusable_out(tmp_path, monkeypatch, problem)
+    result = runner.invoke(
+        app, ["femur", "predict", str(image), "--model", str(tiny_run.out / "models" / "best"),
+              "--out", str(out), "--device", "cpu"]
+    )  # fmt: skip
+    _one_line_error(result, f"error: --out {out}: ")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["taken"]
+    assert blocker.read_text() == "x"
+    # Checked first: a missing model folder is not even looked at.
+    result = runner.invoke(
+        app, ["femur", "predict", str(image), "--model", str(tmp_path / "none"), "--out", str(out)]
+    )
+    _one_line_error(result, f"error: --out {out}: ")
+
+
+@pytest.mark.parametrize("problem", ["file", "below a file", "not writable"])
+def test_experiment_refuses_an_unusable_out_before_any_work(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, problem: str
+) -> None:
+    (tmp_path / "data").mkdir()
+    manifest = write_manifest(tmp_path / "data", balanced_rows(8))
+    blocker, out = unusable_out(tmp_path, monkeypatch, problem)
+    _one_line_error(_experiment(manifest, out), f"error: --out {out}: ")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data", "taken"]
+    assert blocker.read_text() == "x"

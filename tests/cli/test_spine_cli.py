@@ -39,6 +39,18 @@ def _one_line_error(result, *fragments):
     assert "Traceback" not in result.output
 
 
+def unusable_out(tmp_path, monkeypatch, problem):
+    """A file ``taken`` and an ``--out`` with ``problem``: a file, below a file, not writable."""
+    import os
+
+    blocker = tmp_path / "taken"
+    blocker.write_text("x")
+    out = {"file": blocker, "below a file": blocker / "sub", "not writable": tmp_path / "o"}
+    if problem == "not writable":  # root ignores permission bits: answer as a read-only folder
+        monkeypatch.setattr(os, "access", lambda path, mode: not mode & os.W_OK)
+    return blocker, out[problem]
+
+
 def test_analyze_writes_json_csv_and_overview(phantom_files, tmp_path):
     paths, truth = phantom_files
     result = _analyze(paths["ct"], paths["vertebrae"], tmp_path / "out")
@@ -170,3 +182,14 @@ def test_help_is_fast_and_lists_commands():
     heavy = ("SimpleITK", "scipy", "matplotlib", "numpy")
     imported = [line.split("|")[-1].strip() for line in completed.stderr.splitlines()]
     assert not [name for name in imported if name.split(".")[0] in heavy]
+
+
+@pytest.mark.parametrize("problem", ["file", "below a file", "not writable"])
+def test_unusable_out_is_refused_before_any_work(phantom_files, tmp_path, monkeypatch, problem):
+    paths, _ = phantom_files
+    blocker, out = unusable_out(tmp_path, monkeypatch, problem)
+    # A CT that does not exist: the --out error must come first, before reading anything.
+    result = _analyze(tmp_path / "missing-ct.nii.gz", paths["vertebrae"], out)
+    _one_line_error(result, f"error: --out {out}: ")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["taken"]
+    assert blocker.read_text() == "x"

@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from fracturelab.cli.synth import app
 from fracturelab.imaging import read_volume
+from tests.cli.test_spine_cli import unusable_out
 
 runner = CliRunner(env={"COLUMNS": "400"})  # no wrapping of long temporary paths
 
@@ -159,3 +160,16 @@ def test_femur_out_that_is_a_file_is_one_error_line(tmp_path: Path) -> None:
     result = runner.invoke(app, ["femur", "--out", str(target), "--n", "1"])
     assert result.exit_code == 2
     assert "is a file, not a folder" in result.stderr and result.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize("command", [["spine", "--spacing", "3"], ["femur", "--n", "1"]])
+@pytest.mark.parametrize("problem", ["file", "below a file", "not writable"])
+def test_unusable_out_is_refused_before_any_work(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: list[str], problem: str
+) -> None:
+    blocker, out = unusable_out(tmp_path, monkeypatch, problem)
+    result = runner.invoke(app, [command[0], "--out", str(out), *command[1:]])
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith(f"error: --out {out}: ") and result.stderr.count("\n") == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["taken"]
+    assert blocker.read_text() == "x"

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from fracturelab.cli._common import user_errors
+from fracturelab.outputs import check_output_dir
 
 __all__ = ["app"]
 
@@ -55,6 +56,7 @@ def experiment(
 ) -> None:
     """Train and compare localizers and classifiers; write the report to OUT/report.md."""
     with user_errors():
+        check_output_dir(out, "--out")
         from fracturelab.femur.config import ExperimentConfig
         from fracturelab.femur.data import PatchGeometry
         from fracturelab.femur.experiment import run_experiment
@@ -100,6 +102,7 @@ def predict(
 ) -> None:
     """Locate the fracture and classify AFF vs NFF on each radiograph."""
     with user_errors():
+        check_output_dir(out, "--out")
         import json
 
         from rich.console import Console

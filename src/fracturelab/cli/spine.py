@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from fracturelab.cli._common import user_errors
+from fracturelab.outputs import check_output_dir
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -47,6 +48,7 @@ def analyze(
 ) -> None:
     """Measure and grade every vertebra: heights (mm), height loss (%), Genant grade, morphology."""
     with user_errors():
+        check_output_dir(out, "--out")
         from rich.console import Console
         from rich.progress import Progress
 

@@ -10,6 +10,7 @@ import typer
 
 from fracturelab.cli._common import user_errors
 from fracturelab.errors import InputError
+from fracturelab.outputs import check_output_dir
 
 __all__ = ["app"]
 
@@ -69,6 +70,7 @@ def spine(
 ) -> None:
     """Write a CT-like spine phantom, its vertebra label map and the ground truth."""
     with user_errors():
+        check_output_dir(out, "--out")
         from fracturelab.synth.spine_phantom import make_spine_phantom
 
         phantom = make_spine_phantom(
@@ -113,6 +115,7 @@ def femur(
 ) -> None:
     """Write synthetic femur radiographs (AFF/NFF fractures, known centres) and a manifest."""
     with user_errors():
+        check_output_dir(out, "--out")
         from fracturelab.synth.femur import make_femur_dataset
 
         manifest = make_femur_dataset(
