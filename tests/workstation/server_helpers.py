@@ -8,12 +8,16 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from fracturelab.workstation.db import Database
 from fracturelab.workstation.server.app import create_app
+
+if TYPE_CHECKING:
+    import uvicorn
 
 PASSWORDS = {"admin": "admin-password", "alice": "alice-password", "bob": "bob-password1"}
 
@@ -49,9 +53,17 @@ def live_server(app: FastAPI) -> Iterator[str]:
     import uvicorn
 
     port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
-    )
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    with running(config) as base:
+        yield base
+
+
+@contextmanager
+def running(config: uvicorn.Config) -> Iterator[str]:
+    """Run a uvicorn configuration (host 127.0.0.1) in a thread; yields the base URL."""
+    import uvicorn
+
+    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20
@@ -60,7 +72,7 @@ def live_server(app: FastAPI) -> Iterator[str]:
             raise RuntimeError("the test server did not start")
         time.sleep(0.02)
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield f"http://127.0.0.1:{config.port}"
     finally:
         server.should_exit = True
         thread.join(timeout=10)

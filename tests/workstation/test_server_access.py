@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from fracturelab.workstation.db import Database
 from fracturelab.workstation.models import AuditEvent, User, WebSession
 from fracturelab.workstation.server.security import COOKIE_NAME, LoginThrottle
 
-from .server_helpers import PASSWORDS, login, make_app
+from .server_helpers import PASSWORDS, free_port, login, make_app, running
 
 
 @pytest.fixture
@@ -161,13 +162,14 @@ def test_failed_logins_are_throttled_and_logged(
 ) -> None:
     from fracturelab.workstation.server.app import create_app
 
-    app = create_app(database, cache_dir=tmp_path, throttle=LoginThrottle(max_per_user=3))
+    throttle = LoginThrottle(free_failures=3, base_delay_s=30)
+    app = create_app(database, cache_dir=tmp_path, throttle=throttle)
     client = TestClient(app)
     wrong = {"username": "alice", "password": "not-her-password"}
     codes = [client.post("/api/login", json=wrong).status_code for _ in range(3)]
     assert codes == [401, 401, 401]
     blocked = client.post("/api/login", json={"username": "alice", "password": PASSWORDS["alice"]})
-    assert blocked.status_code == 429 and int(blocked.headers["retry-after"]) > 800
+    assert blocked.status_code == 429 and 25 <= int(blocked.headers["retry-after"]) <= 30
     assert (
         client.post(
             "/api/login", json={"username": "bob", "password": PASSWORDS["bob"]}
@@ -178,6 +180,123 @@ def test_failed_logins_are_throttled_and_logged(
         actions = session.scalars(select(AuditEvent.action).order_by(AuditEvent.id)).all()
     assert actions == ["login_failed"] * 3 + ["login_throttled", "login"]
     assert sum("login_failed" in record.getMessage() for record in caplog.records) == 3
+
+
+class FakeClock:
+    """A monotonic clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _client(app: FastAPI, address: str) -> TestClient:
+    return TestClient(app, client=(address, 50000))
+
+
+def test_failures_from_one_address_do_not_lock_the_account_out_elsewhere(
+    database: Database, people: dict[str, User], tmp_path: Path
+) -> None:
+    from fracturelab.workstation.server.app import create_app
+
+    app = create_app(database, cache_dir=tmp_path)  # the default throttle
+    attacker, admin = _client(app, "203.0.113.9"), _client(app, "198.51.100.7")
+    wrong = {"username": "admin", "password": "guess-guess"}
+    codes = [attacker.post("/api/login", json=wrong).status_code for _ in range(8)]
+    assert codes[:3] == [401] * 3 and 429 in codes  # the attacker is slowed down ...
+    right = {"username": "admin", "password": PASSWORDS["admin"]}
+    assert admin.post("/api/login", json=right).status_code == 200  # ... the admin is not
+    assert attacker.post("/api/login", json=right).status_code == 429  # not even with it
+
+
+def test_delays_grow_and_the_audit_stays_bounded(
+    database: Database, people: dict[str, User], tmp_path: Path
+) -> None:
+    from fracturelab.workstation.server.app import create_app
+
+    clock = FakeClock()
+    throttle = LoginThrottle(free_failures=3, base_delay_s=2, max_delay_s=60, clock=clock)
+    client = _client(create_app(database, cache_dir=tmp_path, throttle=throttle), "192.0.2.1")
+    wrong = {"username": "alice", "password": "not-her-password"}
+    for _ in range(3):
+        assert client.post("/api/login", json=wrong).status_code == 401
+    delays = []
+    for _ in range(7):  # wait out each delay, fail again, read the next delay
+        refused = client.post("/api/login", json=wrong)
+        assert refused.status_code == 429
+        delays.append(int(refused.headers["retry-after"]))
+        clock.now += delays[-1]
+        assert client.post("/api/login", json=wrong).status_code == 401
+    assert delays == [2, 4, 8, 16, 32, 60, 60]  # doubling, capped
+    with database.session() as session:
+        rows_before = session.scalar(select(func.count(AuditEvent.id)))
+    for _ in range(200):  # hammering while throttled writes no new rows in this window
+        assert client.post("/api/login", json=wrong).status_code == 429
+    with database.session() as session:
+        rows_after = session.scalar(select(func.count(AuditEvent.id)))
+        throttled = session.scalar(
+            select(func.count(AuditEvent.id)).where(AuditEvent.action == "login_throttled")
+        )
+    assert rows_after == rows_before and throttled == 1  # one row per key and window
+    assert rows_after <= 3 + 7 + 1
+
+
+def test_one_address_has_a_limit_over_all_user_names(
+    database: Database, people: dict[str, User], tmp_path: Path
+) -> None:
+    from fracturelab.workstation.server.app import create_app
+
+    throttle = LoginThrottle(max_per_client=5, clock=FakeClock())
+    app = create_app(database, cache_dir=tmp_path, throttle=throttle)
+    sprayer = _client(app, "192.0.2.50")
+    codes = [
+        sprayer.post("/api/login", json={"username": f"user{k}", "password": "x"}).status_code
+        for k in range(7)
+    ]
+    assert codes == [401] * 5 + [429] * 2
+    ok = {"username": "bob", "password": PASSWORDS["bob"]}
+    assert _client(app, "192.0.2.51").post("/api/login", json=ok).status_code == 200
+
+
+def test_the_throttles_counters_stay_bounded() -> None:
+    clock = FakeClock()
+    throttle = LoginThrottle(max_tracked=50, clock=clock)
+    for k in range(2000):  # a flood of names from many addresses
+        throttle.failed(f"name{k}", f"10.0.{k // 250}.{k % 250}")
+        throttle.check(f"name{k}", f"10.0.{k // 250}.{k % 250}")
+    assert throttle.tracked() <= 3 * 50
+    clock.now += throttle.window_s + 1  # everything old is forgotten
+    throttle.failed("alice", "192.0.2.1")
+    assert throttle.tracked() == 2
+
+
+@pytest.mark.parametrize("trusted", [(), ("127.0.0.1",)])
+def test_forwarded_addresses_are_believed_only_from_named_proxies(
+    database: Database, people: dict[str, User], tmp_path: Path, trusted: tuple[str, ...]
+) -> None:
+    from fracturelab.workstation.server.app import create_app
+    from fracturelab.workstation.server.run import uvicorn_config
+
+    app = create_app(database, cache_dir=tmp_path)
+    config = uvicorn_config(app, "127.0.0.1", free_port(), forwarded_allow_ips=trusted)
+    config.log_level = "warning"
+    wrong = {"username": "alice", "password": "not-her-password"}
+    with running(config) as base, httpx.Client(base_url=base) as client:
+        codes = [
+            client.post(
+                "/api/login", json=wrong, headers={"X-Forwarded-For": f"203.0.113.{k}"}
+            ).status_code
+            for k in range(25)
+        ]
+    with database.session() as session:
+        addresses = set(session.scalars(select(AuditEvent.client)))
+    if trusted:  # behind the named proxy every forwarded address is its own client
+        assert codes.count(429) < 25 and "203.0.113.24" in addresses
+    else:  # a forged header changes nothing: one client, throttled, its real address audited
+        assert codes[:3] == [401] * 3 and codes.count(429) >= 20
+        assert addresses == {"127.0.0.1"}
 
 
 def test_unknown_users_get_the_same_answer_as_wrong_passwords(app: FastAPI) -> None:

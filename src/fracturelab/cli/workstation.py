@@ -370,12 +370,39 @@ def serve(
         Path | None,
         typer.Option(help="Folder for converted images (default: the server chooses)."),
     ] = None,
+    forwarded_allow_ips: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--forwarded-allow-ips",
+            help="Address of a reverse proxy whose X-Forwarded-For is believed (repeat, or "
+            "comma-separated; networks like 10.0.0.0/8 too). Default: none, the connecting "
+            "address counts for throttling and the audit.",
+            show_default=False,
+        ),
+    ] = None,
+    allowed_host: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--allowed-host",
+            help="Host name users type to reach the server (repeatable; *.example.org "
+            "allowed). Always answered: localhost, 127.0.0.1, [::1] and --host.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Run the web workstation for readers and admins until Ctrl+C."""
     with user_errors():
         from fracturelab.workstation.server.run import serve as run
 
-        run(db, host, port, secure_cookies=secure_cookies, cache_dir=cache_dir)
+        run(
+            db,
+            host,
+            port,
+            secure_cookies=secure_cookies,
+            cache_dir=cache_dir,
+            forwarded_allow_ips=forwarded_allow_ips or (),
+            allowed_host=allowed_host or (),
+        )
 
 
 @app.command("demo")

@@ -44,10 +44,12 @@ def login(
     client = client_address(request)
     username = body.username.strip()
     throttle: LoginThrottle = request.app.state.throttle
-    wait_s = throttle.retry_after_s(username, client)
-    if wait_s:
-        log_login(session, "login_throttled", username, None, client)
-        session.commit()
+    throttled = throttle.check(username, client)
+    if throttled is not None:
+        if throttled.audit:  # one row per throttled key and window, not one per attempt
+            log_login(session, "login_throttled", username, None, client)
+            session.commit()
+        wait_s = throttled.retry_after_s
         raise HTTPException(
             429,
             f"too many failed logins; try again in {wait_s} s",
@@ -63,7 +65,7 @@ def login(
         log_login(session, "login_failed", username, user, client)
         session.commit()
         raise HTTPException(401, "wrong user name or password")
-    throttle.succeeded(username)
+    throttle.succeeded(username, client)
     token, row = start_session(session, user, client)
     log_login(session, "login", username, user, client)
     session.commit()

@@ -9,12 +9,15 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+import math
 import secrets
 import threading
 import time
-from collections import deque
+from collections import OrderedDict, deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
@@ -26,6 +29,7 @@ __all__ = [
     "COOKIE_NAME",
     "IDLE_TIMEOUT",
     "LoginThrottle",
+    "Throttled",
     "csrf_matches",
     "end_session",
     "find_session",
@@ -135,62 +139,135 @@ def log_login(
     )
 
 
-@dataclass
-class LoginThrottle:
-    """Failed-login counters in a sliding window, per user name and per client address.
+@dataclass(frozen=True)
+class Throttled:
+    """Why and how long a login attempt is refused.
 
-    Counters live in the server process (one process serves the workstation by default).
-
-    Args:
-        max_per_user: Failures of one user name allowed in the window.
-        max_per_client: Failures from one client address allowed in the window.
-        window_s: Length of the window in seconds.
+    Attributes:
+        retry_after_s: Whole seconds until the next attempt may succeed (``Retry-After``).
+        key: What is throttled: ``user:<name>|<address>`` or ``client:<address>``.
+        audit: Whether this is the first refusal of ``key`` in this window, so it gets an
+            audit row (later refusals are counted only by the throttle).
 
     """
 
-    max_per_user: int = 5
+    retry_after_s: int
+    key: str
+    audit: bool
+
+
+@dataclass
+class LoginThrottle:
+    """Failed-login throttling per (user name, client address) and per client address.
+
+    A user name tried from one address gets :attr:`free_failures` failures; each further
+    failure makes the next attempt wait twice as long, from :attr:`base_delay_s` up to
+    :attr:`max_delay_s` (exponential back-off), so online guessing is slow while the same
+    account logs in normally from any other address. One address gets at most
+    :attr:`max_per_client` failures in :attr:`window_s`, whichever user names it tries.
+    Failures older than the window are forgotten; the counters keep at most
+    :attr:`max_tracked` keys (the least recently failed go first), so a flood of names or
+    addresses cannot grow them without bound. Counters live in the server process.
+
+    Args:
+        free_failures: Failures of one user name from one address before delays begin.
+        base_delay_s: First delay, seconds.
+        max_delay_s: Longest delay, seconds.
+        max_per_client: Failures from one client address allowed in the window.
+        window_s: How long failures count, seconds.
+        max_tracked: Most keys kept in each counter table.
+        clock: Monotonic time in seconds (tests pass a fake clock).
+
+    """
+
+    free_failures: int = 3
+    base_delay_s: float = 2.0
+    max_delay_s: float = 300.0
     max_per_client: int = 20
     window_s: float = 900.0
+    max_tracked: int = 10_000
+    clock: Callable[[], float] = time.monotonic
 
     def __post_init__(self) -> None:
-        for name in ("max_per_user", "max_per_client", "window_s"):
+        for name in ("base_delay_s", "max_delay_s", "max_per_client", "window_s", "max_tracked"):
             value = getattr(self, name)
             if not value > 0:
                 raise ValueError(f"{name}={value!r} is not valid; give a number > 0")
-        self._failures: dict[str, deque[float]] = {}
+        if self.free_failures < 0 or self.max_delay_s < self.base_delay_s:
+            raise ValueError("give free_failures >= 0 and max_delay_s >= base_delay_s")
+        self._pairs: OrderedDict[str, tuple[int, float]] = OrderedDict()  # count, last failure
+        self._clients: OrderedDict[str, deque[float]] = OrderedDict()
+        self._audited: OrderedDict[str, float] = OrderedDict()
         self._lock = threading.Lock()
 
-    def retry_after_s(self, username: str, client: str | None) -> int:
-        """Seconds until this user name and client may try again; 0 when they may now."""
-        now = time.monotonic()
-        wait = 0.0
+    def check(self, username: str, client: str | None) -> Throttled | None:
+        """``None`` when this user name and client may try now, else how long to wait."""
+        now = self.clock()
+        pair, address = _pair_key(username, client), f"client:{client}"
         with self._lock:
-            for key, limit in self._keys(username, client):
-                times = self._recent(key, now)
-                if len(times) >= limit:
-                    wait = max(wait, times[0] + self.window_s - now)
-        return int(wait) + 1 if wait > 0 else 0
+            self._forget_old(now)
+            waits = []
+            count, last = self._pairs.get(pair, (0, now))
+            if count >= self.free_failures:
+                waits.append((last + self._delay_s(count) - now, pair))
+            times = self._clients.get(address, deque())
+            while times and times[0] <= now - self.window_s:
+                times.popleft()
+            if len(times) >= self.max_per_client:
+                waits.append((times[0] + self.window_s - now, address))
+            wait, key = max(waits, default=(0.0, ""))
+            if wait <= 0:
+                return None
+            audit = key not in self._audited
+            if audit:
+                self._audited[key] = now
+                self._cap(self._audited)
+        return Throttled(math.ceil(wait), key, audit)
 
     def failed(self, username: str, client: str | None) -> None:
         """Count a failed attempt."""
-        now = time.monotonic()
+        now = self.clock()
+        pair, address = _pair_key(username, client), f"client:{client}"
         with self._lock:
-            for key, _ in self._keys(username, client):
-                self._failures.setdefault(key, deque()).append(now)
+            self._forget_old(now)
+            count, _ = self._pairs.pop(pair, (0, now))
+            self._pairs[pair] = (count + 1, now)
+            times = self._clients.pop(address, deque())
+            times.append(now)
+            while len(times) > self.max_per_client or times[0] <= now - self.window_s:
+                times.popleft()
+            self._clients[address] = times
+            self._cap(self._pairs)
+            self._cap(self._clients)
 
-    def succeeded(self, username: str) -> None:
-        """Forget the failures of a user name after a successful login."""
+    def succeeded(self, username: str, client: str | None) -> None:
+        """Forget the failures of this user name from this address after a successful login."""
         with self._lock:
-            self._failures.pop(f"user:{username.lower()}", None)
+            self._pairs.pop(_pair_key(username, client), None)
 
-    def _keys(self, username: str, client: str | None) -> list[tuple[str, int]]:
-        return [
-            (f"user:{username.lower()}", self.max_per_user),
-            (f"client:{client}", self.max_per_client),
-        ]
+    def tracked(self) -> int:
+        """Keys held in the counter tables (bounded by ``3 * max_tracked``)."""
+        with self._lock:
+            return len(self._pairs) + len(self._clients) + len(self._audited)
 
-    def _recent(self, key: str, now: float) -> deque[float]:
-        times = self._failures.setdefault(key, deque())
-        while times and times[0] <= now - self.window_s:
-            times.popleft()
-        return times
+    def _delay_s(self, count: int) -> float:
+        exponent = min(count - self.free_failures, 60)
+        return float(min(self.base_delay_s * 2.0**exponent, self.max_delay_s))
+
+    def _forget_old(self, now: float) -> None:
+        """Drop keys whose last failure (or audit row) left the window; oldest are first."""
+        horizon = now - self.window_s
+        while self._pairs and next(iter(self._pairs.values()))[1] <= horizon:
+            self._pairs.popitem(last=False)
+        while self._clients and next(iter(self._clients.values()))[-1] <= horizon:
+            self._clients.popitem(last=False)
+        while self._audited and next(iter(self._audited.values())) <= horizon:
+            self._audited.popitem(last=False)
+
+    def _cap(self, table: OrderedDict[str, Any]) -> None:
+        while len(table) > self.max_tracked:
+            table.popitem(last=False)
+
+
+def _pair_key(username: str, client: str | None) -> str:
+    return f"user:{username.lower()}|{client}"
