@@ -1,5 +1,6 @@
 // Admin page: progress per reader and task, readings per case with the reference standard,
-// assigning cases to readers, and the patient-name setting.
+// assigning cases to readers, accounts (create, deactivate, reactivate, reset password) and
+// the patient-name setting.
 
 import { api, formatDuration, getMe, h, initTopbar, showBanner, showError } from '/static/api.js';
 
@@ -7,6 +8,7 @@ const $ = (id) => document.getElementById(id);
 const selected = new Set();
 let progress = { readers: [], cases: [] };
 let task = '';
+let me = null;
 
 function bar(done, total) {
   const fill = h('span');
@@ -131,9 +133,112 @@ async function loadProgress() {
 
 function renderReaderChoices(users) {
   const active = users.filter((u) => u.active);
+  const ticked = new Set([...document.querySelectorAll('#reader-choices input:checked')].map((input) => input.value));
   $('reader-choices').replaceChildren(...active.map((u) => h('label', {},
-    h('input', { type: 'checkbox', name: 'reader', value: u.username, dataset: { reader: u.username } }),
+    h('input', { type: 'checkbox', name: 'reader', value: u.username, checked: ticked.has(u.username), dataset: { reader: u.username } }),
     `${u.username}`, u.role === 'admin' ? h('span', { className: 'muted' }, ' (admin)') : null)));
+}
+
+// ------------------------------------------------------------------ accounts
+
+function showSecret(username, password, what) {
+  const box = $('account-secret');
+  box.hidden = false;
+  box.replaceChildren(`${what} Password for ${username}: `,
+    h('code', { className: 'secret', id: 'generated-password', dataset: { username } }, password),
+    ' — shown only now; give it to the user, who can change it with “Change password”. ',
+    h('button', { type: 'button', onclick: () => { box.hidden = true; box.replaceChildren(); } }, 'Hide'));
+}
+
+function confirmIn(cell, question, label, action) {
+  const before = [...cell.childNodes];
+  const restore = () => cell.replaceChildren(...before);
+  cell.replaceChildren(`${question} `,
+    h('button', { type: 'button', className: 'danger confirm', onclick: async () => { await action(); } }, label),
+    ' ', h('button', { type: 'button', className: 'cancel', onclick: restore }, 'Cancel'));
+  cell.querySelector('.confirm').focus();
+}
+
+async function setActive(account, active) {
+  let answer;
+  try {
+    answer = await api('POST', '/api/admin/accounts/active', { body: { username: account.username, active } });
+  } catch (error) {
+    await loadAccounts();
+    return;
+  }
+  const ended = answer.sessions_ended ? ` and logged out of ${answer.sessions_ended} session${answer.sessions_ended === 1 ? '' : 's'}` : '';
+  showBanner('info', active ? `${account.username} can log in again.` : `${account.username} is deactivated${ended}.`, { timeoutMs: 6000 });
+  await loadAccounts();
+}
+
+async function resetPassword(account) {
+  let answer;
+  try {
+    answer = await api('POST', '/api/admin/accounts/password', { body: { username: account.username } });
+  } catch (error) {
+    await loadAccounts();
+    return;
+  }
+  await loadAccounts();
+  showSecret(account.username, answer.password, `${account.username}'s password was reset and their sessions ended.`);
+}
+
+function accountActions(account) {
+  const cell = h('td', { className: 'actions' });
+  if (account.username === me.username) {
+    cell.append(h('span', { className: 'muted' }, 'you (use Change password)'));
+    return cell;
+  }
+  const toggle = account.active
+    ? h('button', { type: 'button', className: 'deactivate', onclick: () => confirmIn(cell, `Deactivate ${account.username}?`, 'Deactivate', () => setActive(account, false)) }, 'Deactivate')
+    : h('button', { type: 'button', className: 'reactivate', onclick: () => setActive(account, true) }, 'Reactivate');
+  const reset = h('button', {
+    type: 'button', className: 'reset-password',
+    onclick: () => confirmIn(cell, `Give ${account.username} a new password?`, 'Reset password', () => resetPassword(account)),
+  }, 'Reset password');
+  cell.append(toggle, ' ', reset);
+  return cell;
+}
+
+function renderAccounts(list) {
+  $('accounts-body').replaceChildren(...list.accounts.map((account) => h('tr', {
+    dataset: { username: account.username, active: String(account.active), role: account.role },
+  },
+  h('td', {}, account.username),
+  h('td', {}, account.role),
+  h('td', {}, h('span', { className: `badge ${account.active ? 'done' : 'open'}` }, account.active ? 'active' : 'deactivated')),
+  h('td', { className: 'num' }, String(account.sessions)),
+  h('td', {}, new Date(account.created_at).toLocaleDateString()),
+  accountActions(account))));
+  $('password-rule').textContent = `(at least ${list.min_password_length} characters; empty: generate one)`;
+  renderReaderChoices(list.accounts);
+}
+
+async function loadAccounts() {
+  renderAccounts(await api('GET', '/api/admin/accounts'));
+}
+
+async function createAccount(event) {
+  event.preventDefault();
+  const form = $('account-form');
+  const username = form.elements.username.value.trim();
+  const password = form.elements.password.value;
+  const result = $('account-result');
+  $('create-account').disabled = true;
+  try {
+    const answer = await api('POST', '/api/admin/accounts', {
+      body: { username, role: form.elements.role.value, password: password || null }, quiet: true,
+    });
+    form.reset();
+    result.textContent = `Created ${answer.role} ${answer.username}.`;
+    await loadAccounts();
+    if (answer.password) showSecret(answer.username, answer.password, `Account ${answer.username} created.`);
+  } catch (error) {
+    result.textContent = `Not created: ${error.detail || error}`;
+  } finally {
+    $('create-account').disabled = false;
+  }
 }
 
 async function assign(event) {
@@ -159,6 +264,7 @@ async function assign(event) {
 
 async function main() {
   const user = await initTopbar();
+  me = user;
   if (user.role !== 'admin') {
     showError('This page is for admins.');
     return;
@@ -193,12 +299,12 @@ async function main() {
       toggle.disabled = false;
     }
   });
-  const [users, settings] = await Promise.all([
-    api('GET', '/api/admin/users'),
+  $('account-form').addEventListener('submit', createAccount);
+  const [settings] = await Promise.all([
     api('GET', '/api/admin/settings'),
+    loadAccounts(),
     loadProgress(),
   ]);
-  renderReaderChoices(users);
   toggle.checked = settings.show_patient_names;
   document.body.dataset.ready = 'true';
 }

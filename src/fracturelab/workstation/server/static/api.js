@@ -203,6 +203,7 @@ export function formatDuration(seconds) {
 export function isTyping(event) {
   const t = event.target;
   if (!(t instanceof HTMLElement)) return false;
+  if (t.closest('[data-modal-keys]')) return true; // a dialog's keys are its own
   if (t.isContentEditable || t.tagName === 'TEXTAREA' || t.tagName === 'SELECT') return true;
   if (t.tagName === 'INPUT') {
     return !['checkbox', 'radio', 'button', 'submit'].includes(t.type);
@@ -220,6 +221,10 @@ export async function initTopbar() {
   const adminLink = document.getElementById('admin-link');
   if (adminLink) adminLink.hidden = user.role !== 'admin';
   const logout = document.getElementById('logout');
+  if (logout && !document.getElementById('change-password')) {
+    const change = h('button', { type: 'button', id: 'change-password', onclick: openPasswordDialog }, 'Change password');
+    logout.before(change);
+  }
   if (logout) {
     logout.addEventListener('click', async () => {
       try {
@@ -230,6 +235,65 @@ export async function initTopbar() {
     });
   }
   return user;
+}
+
+// ---------------------------------------------------------------- own password
+
+/** Build the "Change password" dialog once (POST /api/account/password). */
+function passwordDialog() {
+  let overlay = document.getElementById('password-dialog');
+  if (overlay) return overlay;
+  const field = (id, label, autocomplete) => h('label', { className: 'field', for: id }, label,
+    h('input', { type: 'password', id, name: id, autocomplete, required: true, maxlength: '1024' }));
+  const message = h('p', { id: 'password-message', className: 'form-message', role: 'alert' });
+  const form = h('form', { className: 'dialog stack', id: 'password-form', dataset: { modalKeys: 'true' } },
+    h('h2', { id: 'password-title' }, 'Change password'),
+    h('p', { className: 'muted' }, 'Your other browsers and tabs logged in as you are logged out; this one stays logged in.'),
+    field('current-password', 'Current password', 'current-password'),
+    field('new-password', 'New password (at least 8 characters)', 'new-password'),
+    field('repeat-password', 'New password again', 'new-password'),
+    message,
+    h('div', { className: 'close-row' },
+      h('button', { type: 'button', id: 'password-cancel', 'data-close': true }, 'Cancel'),
+      h('button', { type: 'submit', className: 'primary', id: 'password-save' }, 'Change password')));
+  overlay = h('div', {
+    className: 'overlay', id: 'password-dialog', role: 'dialog', 'aria-modal': 'true', 'aria-labelledby': 'password-title', hidden: true,
+  }, form);
+  const close = () => { overlay.hidden = true; form.reset(); message.textContent = ''; };
+  overlay.addEventListener('click', (event) => {
+    if (event.target === overlay || event.target.closest('[data-close]')) close();
+  });
+  overlay.addEventListener('keydown', (event) => {
+    if (event.key === 'Escape') { event.preventDefault(); close(); }
+  });
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    const current = form.elements['current-password'].value;
+    const fresh = form.elements['new-password'].value;
+    if (fresh !== form.elements['repeat-password'].value) {
+      message.textContent = 'The two new passwords differ; type the same one twice.';
+      return;
+    }
+    const save = document.getElementById('password-save');
+    save.disabled = true;
+    try {
+      await api('POST', '/api/account/password', { body: { current_password: current, new_password: fresh }, quiet: true });
+      close();
+      showBanner('info', 'Your password was changed. Use the new one next time you log in.', { timeoutMs: 8000 });
+    } catch (error) {
+      message.textContent = `Not changed: ${error.detail || error}`;
+    } finally {
+      save.disabled = false;
+    }
+  });
+  document.body.appendChild(overlay);
+  return overlay;
+}
+
+function openPasswordDialog() {
+  const overlay = passwordDialog();
+  overlay.hidden = false;
+  document.getElementById('current-password').focus();
 }
 
 // ---------------------------------------------------------------- time tracking
