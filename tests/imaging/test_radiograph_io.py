@@ -317,7 +317,7 @@ def test_truncated_dicom_is_refused(tmp_path):
     path = _write_dicom(tmp_path / "cut.dcm", np.zeros((64, 64), np.uint16))
     path.write_bytes(path.read_bytes()[:-1000])
     with pytest.raises(
-        InputError, match=r"cut\.dcm: .*(cannot be read as DICOM|cannot be decoded)"
+        InputError, match=r"cut\.dcm: the file is truncated or damaged \(holds 7,192 of 8,192 bytes"
     ):
         read_radiograph(path)
 
@@ -560,7 +560,7 @@ def test_truncated_png(tmp_path):
     noise = np.random.default_rng(0).integers(0, 65535, (64, 64)).astype(np.uint16)
     Image.fromarray(noise).save(path)
     path.write_bytes(path.read_bytes()[:3000])
-    with pytest.raises(InputError, match=r"cut\.png: cannot be read as a PNG image \(.*\)"):
+    with pytest.raises(InputError, match=r"cut\.png: the file is truncated .*PNG ends inside"):
         read_radiograph(path)
 
 

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from fracturelab.errors import InputError
+from fracturelab.imaging.dicom_checks import check_series_files
+from fracturelab.imaging.integrity import check_image_file
+from fracturelab.imaging.itk_quiet import itk_warnings_off
+from fracturelab.imaging.modality import allowed_modalities, check_series_modality
 from fracturelab.imaging.volume import Volume
 
 if TYPE_CHECKING:
@@ -19,34 +24,50 @@ logger = logging.getLogger(__name__)
 _FORMATS = "NIfTI (.nii/.nii.gz), MHA/MHD, NRRD or a folder of DICOM slices"
 
 
-def read_volume(path: str | Path, *, role: str = "image") -> Volume:
+def read_volume(
+    path: str | Path,
+    *,
+    role: str = "image",
+    modality: str | None = None,
+    allow_modalities: Collection[str] = (),
+) -> Volume:
     """Read a 3D volume from a file or a DICOM series folder.
+
+    The file is first checked for truncation and damage (see
+    :mod:`fracturelab.imaging.integrity` and :mod:`fracturelab.imaging.dicom_checks`): a
+    ``.nii.gz`` is read twice, once through Python's gzip to check its CRC and length, then
+    by SimpleITK. ITK's own warnings are kept off standard error.
 
     Args:
         path: NIfTI, MHA/MHD or NRRD file, or a folder holding one DICOM series (any transfer
             syntax GDCM decodes, JPEG 2000 included). When a folder holds several series, the
             one with the most slices is read and the choice is logged.
         role: What the file is for ("CT", "label map"), used in error messages.
+        modality: The DICOM Modality a series folder must have (``"CT"``); None accepts any.
+            Files other than DICOM carry no modality and are not checked.
+        allow_modalities: Further Modality codes to accept (``--allow-modality``).
 
     Returns:
         The volume with its geometry.
 
     Raises:
-        InputError: If the path is missing, unreadable, or not a single-channel 3D image.
+        InputError: If the path is missing, unreadable, truncated or damaged, not a
+            single-channel 3D image, a DICOM series of another modality, or
+            ``allow_modalities`` holds a value that is not a modality code.
 
     """
     import SimpleITK as sitk
 
+    allowed = allowed_modalities(allow_modalities)
     source = Path(path)
     if not source.exists():
         raise InputError(f"{role} {source}: no such file or folder; check the path")
-    try:
-        image = _read_dicom_folder(source) if source.is_dir() else sitk.ReadImage(str(source))
-    except RuntimeError as error:
-        reason = _first_line(str(error))
-        raise InputError(
-            f"{role} {source}: cannot be read as an image ({reason}); give {_FORMATS}"
-        ) from None
+    with itk_warnings_off():
+        if source.is_dir():
+            image = _read_dicom_folder(source, role, modality, allowed)
+        else:
+            check_image_file(source, role)
+            image = _itk_read(lambda: sitk.ReadImage(str(source)), source, role)
     if image.GetNumberOfComponentsPerPixel() != 1:
         raise InputError(
             f"{role} {source}: has {image.GetNumberOfComponentsPerPixel()} channels per voxel; "
@@ -62,13 +83,25 @@ def read_volume(path: str | Path, *, role: str = "image") -> Volume:
     return Volume.from_sitk(image, path=source)
 
 
-def _read_dicom_folder(folder: Path) -> sitk.Image:
+def _itk_read(read: Callable[[], sitk.Image], source: Path, role: str) -> sitk.Image:
+    try:
+        return read()
+    except RuntimeError as error:
+        reason = _first_line(str(error))
+        raise InputError(
+            f"{role} {source}: cannot be read as an image ({reason}); give {_FORMATS}"
+        ) from None
+
+
+def _read_dicom_folder(
+    folder: Path, role: str, modality: str | None, allowed: frozenset[str]
+) -> sitk.Image:
     import SimpleITK as sitk
 
     reader = sitk.ImageSeriesReader()
     series = [uid for uid in reader.GetGDCMSeriesIDs(str(folder))]
     if not series:
-        raise InputError(f"folder {folder}: holds no DICOM series; give {_FORMATS}")
+        raise InputError(f"{role} {folder}: holds no DICOM series; give {_FORMATS}")
     files_per_series = {uid: reader.GetGDCMSeriesFileNames(str(folder), uid) for uid in series}
     chosen = max(files_per_series, key=lambda uid: len(files_per_series[uid]))
     if len(series) > 1:
@@ -79,8 +112,11 @@ def _read_dicom_folder(folder: Path) -> sitk.Image:
             chosen or "(no UID)",
             len(files_per_series[chosen]),
         )
+    facts = check_series_files(folder, files_per_series[chosen], role)
+    if modality is not None:
+        check_series_modality(facts.modality, modality, folder, allowed, role)
     reader.SetFileNames(files_per_series[chosen])
-    return reader.Execute()
+    return _itk_read(reader.Execute, folder, role)
 
 
 def write_volume(volume: Volume, path: str | Path) -> Path:

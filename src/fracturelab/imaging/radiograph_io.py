@@ -17,8 +17,9 @@ from __future__ import annotations
 import logging
 import math
 import struct
+import warnings
 import zlib
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,6 +28,10 @@ import numpy as np
 import numpy.typing as npt
 
 from fracturelab.errors import InputError
+from fracturelab.imaging.dicom_checks import check_pixel_data
+from fracturelab.imaging.integrity import check_image_file, check_png, check_tiff, damaged
+from fracturelab.imaging.itk_quiet import itk_warnings_off
+from fracturelab.imaging.modality import allowed_modalities, check_radiograph_modality
 from fracturelab.imaging.radiograph import Radiograph
 
 if TYPE_CHECKING:
@@ -85,6 +90,8 @@ _DECODER_PACKAGES = {
 def read_radiograph(
     path: str | Path,
     spacing_xy_mm: float | Sequence[float] | None = None,
+    *,
+    allow_modalities: Collection[str] = (),
 ) -> Radiograph:
     """Read a single 2D radiograph.
 
@@ -98,6 +105,9 @@ def read_radiograph(
       (for DX it merely restates MONOCHROME1 as ``INVERSE``). RGB / YBR → luminance. Spacing
       from ``PixelSpacing``, else ``ImagerPixelSpacing``; DICOM stores ``[row spacing,
       column spacing]``, which becomes ``spacing_xy_mm = (column spacing, row spacing)``.
+      Only radiographs (Modality CR, DX or DR) are accepted unless ``allow_modalities``
+      admits more (see :mod:`fracturelab.imaging.modality`); secondary captures are refused
+      unless ``"SC"`` or their modality is allowed.
     - **PNG, TIFF, JPEG** (Pillow): 8-bit grey / 255; 16-bit grey / 65535 (a 16-bit file
       holding 12-bit data therefore comes out in ``[0, 0.0625]``); 32-bit integer and float
       images min-max; RGB, RGBA, palette and other colour modes → BT.601 luminance, alpha
@@ -117,6 +127,8 @@ def read_radiograph(
         spacing_xy_mm: Pixel spacing in mm given by the caller (for example from a manifest):
             ``(x, y)``, or one number for square pixels. Overrides the file's spacing and
             is recorded with source ``"manifest"``.
+        allow_modalities: DICOM Modality codes to accept besides CR, DX and DR
+            (``--allow-modality``), and ``"SC"`` for secondary captures.
 
     Returns:
         The radiograph: ``array`` of shape ``(rows, columns)``, ``float32`` in ``[0, 1]`` with
@@ -126,21 +138,24 @@ def read_radiograph(
     Raises:
         InputError: If the path is missing or a folder, the file is empty, damaged, of an
             unknown type, a 3D volume or multi-frame, compressed with a syntax no installed
-            decoder reads, or ``spacing_xy_mm`` is not positive.
+            decoder reads, a DICOM of another modality, truncated (see
+            :mod:`fracturelab.imaging.integrity`), or ``spacing_xy_mm`` is not positive, or
+            ``allow_modalities`` holds a value that is not a modality code.
 
     """
+    allowed = allowed_modalities(allow_modalities)
     source = Path(path)
     _check_file(source)
     suffix = _suffix(source)
     kind = _sniff(source)
     if kind == "DICOM":
-        values, spacing, spacing_source = _read_dicom(source, force=False)
+        values, spacing, spacing_source = _read_dicom(source, allowed, force=False)
     elif kind == "PNG" or (kind is None and suffix == ".png"):
         values, spacing, spacing_source = _read_png(source)
     elif kind is not None:
         values, spacing, spacing_source = _read_pillow(source, kind)
     elif suffix in _DICOM_SUFFIXES:
-        values, spacing, spacing_source = _read_dicom(source, force=True)
+        values, spacing, spacing_source = _read_dicom(source, allowed, force=True)
     elif suffix in _PILLOW_SUFFIXES:
         values, spacing, spacing_source = _read_pillow(source, _PILLOW_SUFFIXES[suffix])
     elif suffix in _ITK_SUFFIXES:
@@ -228,7 +243,9 @@ def _spacing_argument(spacing_xy_mm: float | Sequence[float], source: Path) -> S
 
 
 # ------------------------------------------------------------------------------------ DICOM
-def _read_dicom(source: Path, *, force: bool) -> tuple[FloatArray, Spacing | None, str | None]:
+def _read_dicom(
+    source: Path, allowed: frozenset[str], *, force: bool
+) -> tuple[FloatArray, Spacing | None, str | None]:
     import pydicom
 
     try:
@@ -251,7 +268,9 @@ def _read_dicom(source: Path, *, force: bool) -> tuple[FloatArray, Spacing | Non
             f"{_ROLE} {source}: holds no pixel data ({kind}); give an image DICOM such as a CR "
             "or DX radiograph, exported again if the file was cut short"
         )
+    check_radiograph_modality(dataset, source, allowed, _ROLE)
     _set_missing_transfer_syntax(dataset)
+    check_pixel_data(dataset, source, _ROLE)
     frames = _integer(dataset.get("NumberOfFrames"), default=1)
     if frames > 1:
         raise InputError(
@@ -533,6 +552,7 @@ def _read_png(source: Path) -> tuple[FloatArray, Spacing | None, str | None]:
     its buffer over without a copy. Files it would decode differently (ITK shifts by ``sBIT``
     and expands ``tRNS``) or cannot read go to Pillow, which also words the errors.
     """
+    check_png(source, _ROLE)
     header = _png_header(source)
     values = _read_plain_grey_png(source) if header is not None and header.plain_grey else None
     if values is None:
@@ -584,7 +604,8 @@ def _read_plain_grey_png(source: Path) -> FloatArray | None:
     import SimpleITK as sitk
 
     try:
-        image = sitk.ReadImage(str(source), imageIO="PNGImageIO")
+        with itk_warnings_off():
+            image = sitk.ReadImage(str(source), imageIO="PNGImageIO")
     except RuntimeError:
         return None  # Pillow reads it again and says what is wrong
     if image.GetDimension() != 2 or image.GetNumberOfComponentsPerPixel() != 1:
@@ -599,12 +620,17 @@ def _read_pillow(source: Path, expected: str) -> tuple[FloatArray, Spacing | Non
     from PIL import Image
 
     try:
-        image = Image.open(source)
-        with image:
-            frames = int(getattr(image, "n_frames", 1))
-            if frames == 1:
-                image.load()  # decodes now, so that damage shows here
+        # Pillow only warns when a TIFF directory is cut short; those warnings are errors here.
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            image = Image.open(source)
+            with image:
+                frames = int(getattr(image, "n_frames", 1))
+                if frames == 1:
+                    image.load()  # decodes now, so that damage shows here
     except Exception as error:  # Pillow raises many types for damaged or foreign files
+        if "truncated" in str(error).lower():
+            raise damaged(_ROLE, source, f"{expected} data: {_reason(error)}") from None
         raise InputError(
             f"{_ROLE} {source}: cannot be read as a {expected} image ({_reason(error)}); "
             f"check that it is a complete {expected} file, or give {_FORMATS}"
@@ -614,6 +640,8 @@ def _read_pillow(source: Path, expected: str) -> tuple[FloatArray, Spacing | Non
             f"{_ROLE} {source}: has {frames} pages / frames; give a single 2D radiograph "
             "(one image per file)"
         )
+    if image.format == "TIFF":
+        check_tiff(image, [str(w.message) for w in caught], source, _ROLE)
     values = _pillow_values(image)
     spacing = _pillow_spacing(image, source)
     return values, spacing, "file" if spacing is not None else None
@@ -675,15 +703,19 @@ def _read_itk(source: Path) -> tuple[FloatArray, Spacing | None, str | None]:
     reader = sitk.ImageFileReader()
     reader.SetFileName(str(source))
     try:
-        reader.ReadImageInformation()
+        with itk_warnings_off():
+            reader.ReadImageInformation()
         size = tuple(int(s) for s in reader.GetSize())
         if len(size) > 3 or (len(size) == 3 and size[2] > 1):
             shape = "x".join(str(s) for s in size)
             raise InputError(
                 f"{_ROLE} {source}: is a {len(size)}D volume of {shape} voxels, not a 2D "
-                "radiograph; give a single 2D radiograph (read CT volumes with read_volume)"
+                "radiograph; give a single 2D radiograph (for a CT volume use `fracturelab "
+                "spine analyze`)"
             )
-        image = reader.Execute()
+        check_image_file(source, _ROLE)
+        with itk_warnings_off():
+            image = reader.Execute()
     except RuntimeError as error:
         raise InputError(
             f"{_ROLE} {source}: cannot be read as an image ({_reason(error)}); check that the "
