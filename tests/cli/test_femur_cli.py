@@ -1,5 +1,6 @@
 import csv
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -180,3 +181,55 @@ def test_experiment_refuses_an_unusable_out_before_any_work(
     _one_line_error(_experiment(manifest, out), f"error: --out {out}: ")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["data", "taken"]
     assert blocker.read_text() == "x"
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--folds", "1"], "error: --folds 1 is not valid"),
+        (["--epochs", "0"], "error: --epochs 0 is not valid"),
+        (["--localizer-epochs", "0"], "error: --localizer-epochs 0 is not valid"),
+        (["--batch-size", "0"], "error: --batch-size 0 is not valid"),
+        (["--max-steps", "0"], "error: --max-steps 0 is not valid"),
+        (["--bootstrap", "10"], "error: --bootstrap 10 is not valid"),
+        (["--jitter", "-1"], "error: --jitter -1.0 is not valid"),
+        (["--model-size", "huge"], "error: --model-size 'huge' is not valid"),
+        (["--localizer-size", "100"], "error: --localizer-size 100 is not valid"),
+        (["--patch-mm", "-5"], "error: --patch-mm -5.0 mm is not valid"),
+        (["--test-fraction", "0.9"], "error: --test-fraction 0.9 is not valid"),
+        (["--device", "tpu"], "error: --device 'tpu' is not valid"),
+    ],
+)
+def test_experiment_messages_name_the_options(
+    tmp_path: Path, args: list[str], expected: str
+) -> None:
+    manifest = write_manifest(tmp_path, balanced_rows(8))
+    result = runner.invoke(
+        app, ["femur", "experiment", "--manifest", str(manifest), "--out", str(tmp_path / "run"),
+              "--folds", "2", "--model-size", "tiny", "--max-steps", "1", *args]
+    )  # fmt: skip
+    _one_line_error(result, expected)
+    assert not re.search(r"\w_\w|\w=", result.stderr.replace(str(tmp_path), "")), result.stderr
+
+
+def test_predict_messages_name_the_options(tiny_run: ExperimentResult, tmp_path: Path) -> None:
+    image, _ = _first_test_image(tiny_run)
+    model = str(tiny_run.out / "models" / "best")
+    result = runner.invoke(
+        app, ["femur", "predict", str(image), "--model", model, "--out", str(tmp_path / "o"),
+              "--pixel-spacing", "-1"]
+    )  # fmt: skip
+    _one_line_error(result, "error: --pixel-spacing -1 is not valid")
+    result = runner.invoke(
+        app, ["femur", "predict", str(image), "--model", model, "--out", str(tmp_path / "o"),
+              "--device", "tpu"]
+    )  # fmt: skip
+    _one_line_error(result, "error: --device 'tpu' is not valid")
+    volume = tmp_path / "ct.nii.gz"
+    sitk.WriteImage(sitk.GetImageFromArray(np.zeros((4, 5, 6), np.int16)), str(volume))
+    result = runner.invoke(
+        app, ["femur", "predict", str(volume), "--model", model, "--out", str(tmp_path / "o")]
+    )
+    _one_line_error(result, "3D")
+    assert "read_volume" not in result.stderr
+    assert not (tmp_path / "o").exists()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +16,12 @@ from fracturelab.imaging import read_volume
 from tests.cli.test_spine_cli import unusable_out
 
 runner = CliRunner(env={"COLUMNS": "400"})  # no wrapping of long temporary paths
+
+#: Parameter names of the Python functions behind the commands: never in a CLI message.
+PYTHON_NAMES = re.compile(
+    r"\b(spacing_mm|fov_mm|label_convention|noise_hu|n_images|aff_fraction|size_range_px|"
+    r"spacing_range_mm|out_dir|loss_pct)\b|^error: (seed|orientation|curvature|levels) "
+)
 
 
 def test_spine_writes_the_phantom_and_summarises_fractures(tmp_path: Path) -> None:
@@ -73,11 +80,12 @@ def test_help_lists_the_options() -> None:
         (["--spacing", "1,1"], "error: --spacing '1,1' is not valid"),
         (["--spacing", "-1"], "error: --spacing '-1' is not valid"),
         (["--fov", "100,100"], "error: --fov '100,100' is not valid"),
-        (["--orientation", "XYZ"], "error: orientation 'XYZ' is not valid"),
-        (["--labels", "totalseg"], "error: label_convention 'totalseg' is not valid"),
-        (["--curvature", "3"], "error: curvature 3.0 is not valid"),
-        (["--noise", "-5"], "error: noise_hu -5.0 is not valid"),
-        (["--seed", "-1"], "error: seed -1 is not valid"),
+        (["--orientation", "XYZ"], "error: --orientation 'XYZ' is not valid"),
+        (["--labels", "totalseg"], "error: --labels 'totalseg' is not valid"),
+        (["--curvature", "3"], "error: --curvature 3.0 is not valid"),
+        (["--noise", "-5"], "error: --noise -5.0 is not valid"),
+        (["--seed", "-1"], "error: --seed -1 is not valid"),
+        (["--spacing", "0.05", "--levels", "C1-S1"], "use a coarser --spacing, fewer levels"),
     ],
 )
 def test_bad_input_is_one_error_line_with_exit_code_2(
@@ -87,6 +95,7 @@ def test_bad_input_is_one_error_line_with_exit_code_2(
     result = runner.invoke(app, ["spine", "--out", str(out), "--spacing", "3", *args])
     assert result.exit_code == 2
     assert expected in result.stderr
+    assert not PYTHON_NAMES.search(result.stderr), result.stderr
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.output
     assert not out.exists()
 
@@ -137,12 +146,12 @@ def test_femur_help_lists_the_options() -> None:
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
-        (["--n", "0"], "error: n_images 0 is not valid; give an integer >= 1"),
-        (["--aff-fraction", "1.5"], "error: aff_fraction 1.5 is not valid"),
-        (["--min-size", "500", "--max-size", "100"], "error: size_range_px (500, 100) is not"),
-        (["--min-spacing", "0"], "error: spacing_range_mm (0.0, 0.2) is not valid"),
-        (["--min-spacing", "0.3"], "error: spacing_range_mm (0.3, 0.2) is not valid"),
-        (["--seed", "-1"], "error: seed -1 is not valid"),
+        (["--n", "0"], "error: --n 0 is not valid; give an integer >= 1"),
+        (["--aff-fraction", "1.5"], "error: --aff-fraction 1.5 is not valid"),
+        (["--min-size", "500", "--max-size", "100"], "--min-size/--max-size (500, 100) is not"),
+        (["--min-spacing", "0"], "error: --min-spacing/--max-spacing (0.0, 0.2) is not valid"),
+        (["--min-spacing", "0.3"], "error: --min-spacing/--max-spacing (0.3, 0.2) is not valid"),
+        (["--seed", "-1"], "error: --seed -1 is not valid"),
     ],
 )
 def test_femur_bad_input_is_one_error_line(tmp_path: Path, args: list[str], expected: str) -> None:
@@ -150,6 +159,7 @@ def test_femur_bad_input_is_one_error_line(tmp_path: Path, args: list[str], expe
     result = runner.invoke(app, ["femur", "--out", str(out), "--n", "2", *args])
     assert result.exit_code == 2
     assert expected in result.stderr
+    assert not PYTHON_NAMES.search(result.stderr), result.stderr
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.output
     assert not out.exists()
 

@@ -2,29 +2,76 @@
 
 from __future__ import annotations
 
+import functools
+import re
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
 import typer
 
-from fracturelab.errors import FracturelabError
+from fracturelab.errors import FracturelabError, InputError
 
-__all__ = ["EXIT_INPUT_ERROR", "user_errors"]
+__all__ = ["EXIT_INPUT_ERROR", "name_options", "renamed", "user_errors"]
 
 #: Exit code for input the user can fix (missing file, bad argument, bad data).
 EXIT_INPUT_ERROR = 2
 
 
+def name_options(message: str, options: Mapping[str, str]) -> str:
+    """Put the command-line options in place of the Python names a library message uses.
+
+    Library functions name their parameters (``n_images 0 is not valid``,
+    ``n_folds=1 is not valid``); on the command line the user typed ``--n`` or ``--folds``.
+    A name with an underscore is replaced wherever it stands as a whole word (not inside a
+    path or a longer name); a plain word (``seed``, ``levels``) only where it starts the
+    message, as its subject, so that ordinary words elsewhere stay. ``name=value`` becomes
+    ``--option value``.
+
+    Args:
+        message: The library's message.
+        options: Python name -> what to say instead (usually the option, ``"--n"``).
+
+    Returns:
+        The message with the names replaced.
+
+    """
+    for name, option in options.items():
+        pattern = rf"(?<![\w./\\-]){re.escape(name)}(?![\w-])(=)?"
+        if "_" not in name:
+            pattern = "^" + pattern
+        message = re.sub(pattern, functools.partial(_option_for, option), message)
+    return message
+
+
+def _option_for(option: str, match: re.Match[str]) -> str:
+    return option + (" " if match.group(1) else "")
+
+
 @contextmanager
-def user_errors() -> Iterator[None]:
+def renamed(options: Mapping[str, str]) -> Iterator[None]:
+    """Re-raise an :class:`InputError` with its Python names replaced (see :func:`name_options`)."""
+    try:
+        yield
+    except InputError as error:
+        raise InputError(name_options(str(error), options)) from None
+
+
+@contextmanager
+def user_errors(options: Mapping[str, str] | None = None) -> Iterator[None]:
     """Print a :class:`FracturelabError` as ``error: ...`` on stderr and exit with code 2.
 
     Anything else is a bug in fracturelab and keeps its traceback.
+
+    Args:
+        options: Python parameter name -> the command-line option that sets it, so that the
+            message names what the user typed (see :func:`name_options`).
+
     """
     try:
         yield
     except FracturelabError as error:
         message = str(error).splitlines()[0] if str(error) else type(error).__name__
+        message = name_options(message, options or {})
         print(f"error: {message}", file=sys.stderr)
         raise typer.Exit(code=EXIT_INPUT_ERROR) from None

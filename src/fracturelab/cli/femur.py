@@ -2,15 +2,37 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from fracturelab.cli._common import user_errors
+from fracturelab.cli._common import renamed, user_errors
+from fracturelab.errors import InputError
 from fracturelab.outputs import check_output_dir
 
 __all__ = ["app"]
+
+#: Parameters of the library behind ``femur experiment`` -> its options, for error messages.
+_EXPERIMENT_OPTIONS = {
+    "n_folds": "--folds",
+    "test_fraction": "--test-fraction",
+    "backbones": "--backbones",
+    "backbone": "--backbones",
+    "model_size": "--model-size",
+    "localizer_input_px": "--localizer-size",
+    "patch size": "--patch-mm",
+    "jitter_px": "--jitter",
+    "n_bootstrap": "--bootstrap",
+    "max_steps": "--max-steps",
+    "batch_size": "--batch-size",
+    "patience": "--patience",
+    "seed": "--seed",
+    "device": "--device",
+}
+#: The same for ``femur predict``; CT volumes are for the spine command.
+_PREDICT_OPTIONS = {"device": "--device", "read_volume": "`fracturelab spine analyze`"}
 
 app = typer.Typer(
     help="Femur radiographs: locate the fracture and classify atypical (AFF) vs normal (NFF).",
@@ -55,22 +77,26 @@ def experiment(
     device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:N or mps.")] = "auto",
 ) -> None:
     """Train and compare localizers and classifiers; write the report to OUT/report.md."""
-    with user_errors():
+    with user_errors(_EXPERIMENT_OPTIONS):
         check_output_dir(out, "--out")
         from fracturelab.femur.config import ExperimentConfig
         from fracturelab.femur.data import PatchGeometry
         from fracturelab.femur.experiment import run_experiment
+        from fracturelab.training.device import select_device
         from fracturelab.training.trainer import TrainConfig
 
-        def training(max_epochs: int) -> TrainConfig:
-            return TrainConfig(
-                max_epochs=max_epochs,
-                max_steps=max_steps,
-                batch_size=batch_size,
-                patience=patience,
-                seed=seed,
-                device=device,
-            )
+        select_device(device)  # an unknown or absent device is refused before any work
+
+        def training(max_epochs: int, option: str) -> TrainConfig:
+            with renamed({"max_epochs": option}):
+                return TrainConfig(
+                    max_epochs=max_epochs,
+                    max_steps=max_steps,
+                    batch_size=batch_size,
+                    patience=patience,
+                    seed=seed,
+                    device=device,
+                )
 
         config = ExperimentConfig(
             n_folds=folds,
@@ -80,8 +106,8 @@ def experiment(
             localizer_input_px=localizer_size,
             patch=PatchGeometry(224, patch_mm),
             jitter_px=jitter,
-            localizer_training=training(localizer_epochs),
-            classifier_training=training(epochs),
+            localizer_training=training(localizer_epochs, "--localizer-epochs"),
+            classifier_training=training(epochs, "--epochs"),
             n_bootstrap=bootstrap,
             seed=seed,
         )
@@ -101,8 +127,12 @@ def predict(
     device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:N or mps.")] = "auto",
 ) -> None:
     """Locate the fracture and classify AFF vs NFF on each radiograph."""
-    with user_errors():
+    with user_errors(_PREDICT_OPTIONS):
         check_output_dir(out, "--out")
+        if pixel_spacing is not None and not (math.isfinite(pixel_spacing) and pixel_spacing > 0):
+            raise InputError(
+                f"--pixel-spacing {pixel_spacing:g} is not valid; give the pixel size in mm, > 0"
+            )
         import json
 
         from rich.console import Console

@@ -14,6 +14,27 @@ from fracturelab.outputs import check_output_dir
 
 __all__ = ["app"]
 
+#: Parameters of the phantom makers -> the options of these commands, for error messages.
+_SPINE_OPTIONS = {
+    "spacing_mm": "--spacing",
+    "fov_mm": "--fov",
+    "label_convention": "--labels",
+    "noise_hu": "--noise",
+    "orientation": "--orientation",
+    "curvature": "--curvature",
+    "seed": "--seed",
+    "levels": "--levels",
+    "fractures": "--fractures",
+}
+_FEMUR_OPTIONS = {
+    "n_images": "--n",
+    "aff_fraction": "--aff-fraction",
+    "size_range_px": "--min-size/--max-size",
+    "spacing_range_mm": "--min-spacing/--max-spacing",
+    "seed": "--seed",
+    "out_dir": "--out",
+}
+
 app = typer.Typer(
     help="Make phantoms with known ground truth: spine CT with vertebra labels and fractures, "
     "femur radiographs with AFF/NFF fractures.",
@@ -69,7 +90,7 @@ def spine(
     ] = None,
 ) -> None:
     """Write a CT-like spine phantom, its vertebra label map and the ground truth."""
-    with user_errors():
+    with user_errors(_SPINE_OPTIONS):
         check_output_dir(out, "--out")
         from fracturelab.synth.spine_phantom import make_spine_phantom
 
@@ -114,7 +135,7 @@ def femur(
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
 ) -> None:
     """Write synthetic femur radiographs (AFF/NFF fractures, known centres) and a manifest."""
-    with user_errors():
+    with user_errors(_FEMUR_OPTIONS):
         check_output_dir(out, "--out")
         from fracturelab.synth.femur import make_femur_dataset
 
