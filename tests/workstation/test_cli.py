@@ -179,7 +179,8 @@ def test_serve_help_lists_options() -> None:
     result = runner.invoke(app, ["workstation", "serve", "--help"], env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
     for option in ("--db", "--host", "--port", "--secure-cookies", "--no-secure-cookies",
-                   "--cache-dir", "127.0.0.1", "8000", "HTTPS"):  # fmt: skip
+                   "--cache-dir", "127.0.0.1", "8000", "HTTPS", "--forwarded-allow-ips",
+                   "--allowed-host"):  # fmt: skip
         assert option in result.output, option
 
 
@@ -264,3 +265,59 @@ def test_demo_refuses_a_file_or_a_folder_that_holds_files(tmp_path: Path, conten
     _one_line_error(result, str(out), "give a new or empty folder")
     if content != "file":
         assert sorted(p.name for p in out.iterdir()) == ["notes.txt"]  # nothing written
+
+
+def test_user_add_refuses_an_unknown_role_before_asking_for_a_password(db: str) -> None:
+    result = runner.invoke(app, ["workstation", "user", "add", "carol", "--role", "superuser",
+                                 "--db", db], input="password123\npassword123\n")  # fmt: skip
+    _one_line_error(result, "--role 'superuser' is not known", "reader or admin")
+    assert "Password" not in result.output  # no prompt at all
+
+
+def test_commands_on_a_missing_database_file_leave_no_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(DB_ENV, raising=False)
+    path = tmp_path / "typo.db"
+    for command in (["serve", "--port", "8765"], ["user", "list"],
+                    ["user", "add", "carol", "--password-stdin"]):  # fmt: skip
+        result = runner.invoke(app, ["workstation", *command, "--db", f"sqlite:///{path}"],
+                               input="password123\n")  # fmt: skip
+        _one_line_error(result, "not initialised", "fracturelab workstation init")
+        assert not path.exists(), command
+
+
+def test_serve_refuses_untrusted_proxy_settings_in_one_line(db: str) -> None:
+    for option, value, fragment in (
+        ("--forwarded-allow-ips", "*", "not an IP address or network"),
+        ("--forwarded-allow-ips", "proxy.local", "not an IP address or network"),
+        ("--allowed-host", "*", "not a host name"),
+    ):
+        result = runner.invoke(app, ["workstation", "serve", "--db", db, option, value])
+        _one_line_error(result, f"{option} {value!r}", fragment)
+
+
+def test_import_spine_says_which_files_it_skipped(db: str, tmp_path: Path) -> None:
+    import numpy as np
+    import SimpleITK as sitk
+
+    cts, masks = tmp_path / "cts", tmp_path / "masks"
+    cts.mkdir()
+    masks.mkdir()
+    ct = sitk.GetImageFromArray(np.full((6, 6, 6), 100, dtype=np.int16))
+    labels = sitk.GetImageFromArray(np.pad(np.full((2, 2, 2), 20, np.uint8), 2))
+    sitk.WriteImage(ct, str(cts / "case1.nii.gz"))
+    sitk.WriteImage(ct, str(cts / "case1.nii"))  # a second file for the same case
+    sitk.WriteImage(labels, str(masks / "case1_vertebrae.nii.gz"))
+    sitk.WriteImage(sitk.Cast(ct, sitk.sitkUInt8), str(cts / "scout.png"))
+    result = runner.invoke(app, ["workstation", "import", "spine", "--ct-dir", str(cts),
+                                 "--vertebrae-dir", str(masks), "--db", db])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "1 added" in result.output
+    assert "note: skipped scout.png: not a CT volume" in result.output
+    assert "note: skipped case1.nii.gz: case1.nii already gives the case 'case1'" in (result.output)
+    (cts / "case1.nii").unlink()
+    (cts / "case1.nii.gz").unlink()
+    result = runner.invoke(app, ["workstation", "import", "spine", "--ct-dir", str(cts),
+                                 "--vertebrae-dir", str(masks), "--db", db])  # fmt: skip
+    _one_line_error(result, "holds no CT (skipped scout.png")

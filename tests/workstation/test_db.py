@@ -101,3 +101,32 @@ def test_audit_table_is_append_only_in_the_database(database: Database) -> None:
         event.action = "changed"
         with pytest.raises(PermissionError, match="append-only"):
             session.flush()
+
+
+def test_a_new_sqlite_database_and_its_wal_are_private(tmp_path: Path) -> None:
+    import os
+    import stat
+
+    path = tmp_path / "labels.db"
+    previous = os.umask(0o022)  # the usual umask: files readable by everyone unless private
+    try:
+        init_database(f"sqlite:///{path}")
+    finally:
+        os.umask(previous)
+    database = Database(f"sqlite:///{path}")
+    with database.engine.connect() as connection:  # open: the -wal and -shm files exist
+        connection.exec_driver_sql("CREATE TABLE probe (x INTEGER)")
+        connection.commit()
+        files = {p.name: stat.S_IMODE(p.stat().st_mode) for p in tmp_path.iterdir()}
+    database.dispose()
+    assert {"labels.db", "labels.db-wal", "labels.db-shm"} <= set(files)
+    assert all(mode == 0o600 for mode in files.values()), {k: oct(v) for k, v in files.items()}
+
+
+def test_checking_a_missing_sqlite_file_leaves_nothing_behind(tmp_path: Path) -> None:
+    database = Database(f"sqlite:///{tmp_path / 'labels.db'}")
+    with pytest.raises(InputError, match="not initialised"):
+        database.check()
+    assert database.revision() is None
+    database.dispose()
+    assert list(tmp_path.iterdir()) == []

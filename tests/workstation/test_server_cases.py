@@ -184,6 +184,7 @@ def test_worklist_time_and_status(app: FastAPI, cases: dict[str, int]) -> None:
         "time_spent_s": 35.5,
     }  # fmt: skip
     assert rows[cases["femur"]]["status"] == "new"
+    assert alice.post(f"{base}/status", json={"done": False}).json() == {"status": "open"}
     empty = {"genant_grade": None, "morphology": None, "not_assessable": False}
     alice.put(f"{base}/answers/L2", json={"value": empty})  # a cleared answer says nothing
     alice.put(f"{base}/answers/T12", json={"value": {"not_assessable": True}})
@@ -348,3 +349,76 @@ def test_patient_names_stay_hidden_until_an_admin_allows_them(
     with database.session() as session:
         event = session.scalars(select(AuditEvent).where(AuditEvent.action == "setting")).one()
         assert (event.old, event.new) == ({"value": False}, {"value": True})
+
+
+def test_answers_only_for_the_levels_of_the_cases_label_map(
+    app: FastAPI, cases: dict[str, int], database: Database
+) -> None:
+    alice = login(app, "alice")
+    base = f"/api/cases/{cases['spine']}"  # the phantom holds T12, L1, L2 (VerSe labels 19-21)
+    for key in ("C1", "S1", "L6", "T13", "T11", "L3"):  # real level names, not in this case
+        refused = alice.put(
+            f"{base}/answers/{key}", json={"value": {"genant_grade": 1, "morphology": "wedge"}}
+        )
+        assert refused.status_code == 422, (key, refused.text)
+        assert "T12, L1, L2" in refused.json()["detail"]
+    for key in ("T12", "L1", "L2"):
+        assert alice.put(f"{base}/answers/{key}", json={"value": {"genant_grade": 0}}).is_success
+    with database.session() as session:
+        stored = session.scalars(select(Answer.key)).all()
+        case = session.get(Case, cases["spine"])
+        assert case is not None and case.levels == ["T12", "L1", "L2"]  # remembered
+    assert sorted(stored) == ["L1", "L2", "T12"]
+
+
+def test_femur_centres_must_lie_on_the_image(
+    app: FastAPI, cases: dict[str, int], database: Database
+) -> None:
+    with database.session() as session:
+        stored = session.get(Case, cases["femur"])
+        assert stored is not None
+        truth = read_radiograph(stored.image_path, stored.pixel_spacing_mm)
+    rows, columns = truth.array.shape
+    alice = login(app, "alice")
+    url = f"/api/cases/{cases['femur']}/answers/fracture"
+    outside = [(1e308, 10), (10, 1e308), (columns, 10), (10, rows), (-0.6, 10), (10, -1)]
+    for x, y in outside:
+        refused = alice.put(url, json={"value": {"center_x": x, "center_y": y, "label": "AFF"}})
+        assert refused.status_code == 422, (x, y, refused.text)
+        detail = refused.json()["detail"]
+        assert "outside the" in detail and (min(x, y) < 0 or f"{columns} x {rows} px" in detail)
+    for x, y in ((-0.5, -0.5), (columns - 0.5, rows - 0.5), (columns / 2, rows / 3)):
+        saved = alice.put(url, json={"value": {"center_x": x, "center_y": y, "label": "NFF"}})
+        assert saved.status_code == 200, (x, y, saved.text)
+    with database.session() as session:
+        answers = session.scalars(select(Answer.value)).all()
+    assert [(a["center_x"], a["center_y"]) for a in answers] == [(columns / 2, rows / 3)]
+
+
+def test_done_readings_take_no_changes_until_reopened_and_admins_see_reopens(
+    app: FastAPI, cases: dict[str, int], database: Database
+) -> None:
+    alice, admin = login(app, "alice"), login(app, "admin")
+    base = f"/api/cases/{cases['spine']}"
+    assert alice.put(
+        f"{base}/answers/L1", json={"value": {"genant_grade": 2, "morphology": "wedge"}}
+    ).is_success
+    alice.post(f"{base}/status", json={"done": True})
+    changed = alice.put(f"{base}/answers/L1", json={"value": {"genant_grade": 0}})
+    assert changed.status_code == 409 and "open it again" in changed.json()["detail"]
+    with database.session() as session:
+        (value,) = session.scalars(select(Answer.value)).all()
+    assert value["genant_grade"] == 2  # the done reading kept its answer
+    for _ in range(2):
+        assert alice.post(f"{base}/status", json={"done": False}).json()["status"] == "open"
+        assert alice.put(f"{base}/answers/L1", json={"value": {"genant_grade": 0}}).is_success
+        alice.post(f"{base}/status", json={"done": True})
+    progress = admin.get("/api/admin/progress").json()
+    (entry,) = [c for c in progress["cases"] if c["case_id"] == cases["spine"]]
+    by_reader = {r["username"]: r for r in entry["readings"]}
+    assert by_reader["alice"]["reopen_count"] == 2 and by_reader["bob"]["reopen_count"] == 0
+    reading = admin.get(f"/api/admin/readings/{by_reader['alice']['reading_id']}").json()
+    assert reading["reopen_count"] == 2 and reading["status"] == "done"
+    with database.session() as session:
+        reopens = session.scalars(select(AuditEvent).where(AuditEvent.action == "status")).all()
+    assert [e.new["status"] for e in reopens] == ["done", "open", "done", "open", "done"]

@@ -108,6 +108,7 @@ def user_add(
     with user_errors():
         from fracturelab.workstation.users import add_user
 
+        _check_role(role)  # before asking for a password that would be thrown away
         with _connected(db) as database:
             if password_stdin:
                 password = sys.stdin.readline().rstrip("\r\n")
@@ -116,6 +117,18 @@ def user_add(
             with database.transaction() as session:
                 add_user(session, name, password, role)
         typer.echo(f"Added {role} {name!r}")
+
+
+def _check_role(role: str) -> None:
+    import difflib
+
+    from fracturelab.errors import InputError
+    from fracturelab.workstation.models import ROLES
+
+    if role not in ROLES:
+        close = difflib.get_close_matches(role, ROLES, n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise InputError(f"--role {role!r} is not known; {hint}use reader or admin")
 
 
 @user_app.command("list")

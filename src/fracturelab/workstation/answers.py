@@ -7,13 +7,17 @@ An answer is one small JSON object per key of a reading:
 - femur, key = ``"fracture"``: ``{"center_x": float | None, "center_y": float | None,
   "label": "AFF" | "NFF" | None, "not_assessable": bool}``.
 
-Grade 0 means morphology ``normal``; ``not_assessable`` clears everything else.
+Grade 0 means morphology ``normal``; ``not_assessable`` clears everything else. Spine keys
+must be levels of the case's own label map, femur centres must lie on the image
+(``-0.5 <= x <= width - 0.5``, the extent of the pixels whose centres are ``0..width - 1``),
+and a reading marked done takes no changes until its reader opens it again.
 """
 
 from __future__ import annotations
 
 import difflib
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,7 +35,14 @@ from fracturelab.workstation.models import (
     utc_now,
 )
 
-__all__ = ["FEMUR_KEY", "SavedAnswer", "is_answered", "save_answer", "validate_answer"]
+__all__ = [
+    "FEMUR_KEY",
+    "ReadingDoneError",
+    "SavedAnswer",
+    "is_answered",
+    "save_answer",
+    "validate_answer",
+]
 
 #: The one answer key of a femur reading.
 FEMUR_KEY = "fracture"
@@ -40,13 +51,27 @@ _FEMUR_FIELDS = ("center_x", "center_y", "label", "not_assessable")
 _FEMUR_LABELS = ("AFF", "NFF")
 
 
-def validate_answer(task: str, key: str, value: dict[str, Any]) -> dict[str, Any]:
+class ReadingDoneError(InputError):
+    """The reading is marked done; its reader must open it again to change it."""
+
+
+def validate_answer(
+    task: str,
+    key: str,
+    value: dict[str, Any],
+    *,
+    levels: Sequence[str] | None = None,
+    image_size_px: tuple[int, int] | None = None,
+) -> dict[str, Any]:
     """Check an answer and return it complete and normalised (every field present).
 
     Args:
         task: ``"spine"`` or ``"femur"``.
         key: Vertebra level such as ``"L1"`` (spine) or ``"fracture"`` (femur).
         value: The answer; missing fields count as unanswered.
+        levels: Spine: the levels of the case's label map; the key must be one of them.
+        image_size_px: Femur: ``(width, height)`` of the radiograph in original pixels; the
+            centre must lie on it.
 
     Raises:
         InputError: If the key, a field name or a field value is not allowed.
@@ -57,8 +82,28 @@ def validate_answer(task: str, key: str, value: dict[str, Any]) -> dict[str, Any
     if not isinstance(value, dict):
         raise InputError(f"answer for {key!r} must be a JSON object, not {type(value).__name__}")
     if task == "spine":
-        return _validate_spine(key, value)
-    return _validate_femur(key, value)
+        clean = _validate_spine(key, value)
+        if levels is not None and key not in levels:
+            shown = ", ".join(levels) if levels else "no vertebrae"
+            raise InputError(
+                f"spine answer key {key!r} is not a vertebra of this case; its label map "
+                f"holds {shown}"
+            )
+        return clean
+    clean = _validate_femur(key, value)
+    if image_size_px is not None and clean["center_x"] is not None:
+        _check_on_image(key, clean["center_x"], clean["center_y"], image_size_px)
+    return clean
+
+
+def _check_on_image(key: str, x: float, y: float, size_px: tuple[int, int]) -> None:
+    width, height = size_px
+    if not (-0.5 <= x <= width - 0.5 and -0.5 <= y <= height - 0.5):
+        raise InputError(
+            f"answer for {key!r}: the centre ({x:g}, {y:g}) lies outside the {width} x "
+            f"{height} px image; give x in -0.5..{width - 0.5:g} and y in "
+            f"-0.5..{height - 0.5:g} (original pixels)"
+        )
 
 
 def is_answered(value: dict[str, Any]) -> bool:
@@ -131,7 +176,8 @@ def _coordinate(key: str, name: str, value: Any) -> float | None:
         )
     if value < -0.5:
         raise InputError(
-            f"answer for {key!r}: {name} {value!r} lies outside the image; pixels start at 0"
+            f"answer for {key!r}: {name} {value!r} lies outside the image; its edge is at "
+            "-0.5 (pixel centres start at 0)"
         )
     return float(value)
 
@@ -181,6 +227,9 @@ def save_answer(
     value: dict[str, Any],
     user: User,
     client: str | None = None,
+    *,
+    levels: Sequence[str] | None = None,
+    image_size_px: tuple[int, int] | None = None,
 ) -> SavedAnswer:
     """Validate and store one answer, bump the reading's version and audit the change.
 
@@ -196,8 +245,11 @@ def save_answer(
         value: The answer, checked by :func:`validate_answer`.
         user: Who saves; must be the reading's reader.
         client: Where the change came from, e.g. the browser's IP address.
+        levels: Spine: the case's levels (see :func:`validate_answer`).
+        image_size_px: Femur: the radiograph's ``(width, height)`` (see :func:`validate_answer`).
 
     Raises:
+        ReadingDoneError: If the reading is marked done (checked after locking its row).
         InputError: If the answer is invalid, or the user is not the reading's reader.
 
     """
@@ -205,13 +257,21 @@ def save_answer(
         raise InputError(
             f"user {user.username!r} cannot change reading {reading.id}: only its active reader can"
         )
-    clean = validate_answer(reading.case.task, key, value)
+    clean = validate_answer(
+        reading.case.task, key, value, levels=levels, image_size_px=image_size_px
+    )
     session.execute(
         update(Reading)
         .where(Reading.id == reading.id)
         .values(version=Reading.version)
         .execution_options(synchronize_session=False)
     )
+    session.refresh(reading, ["status"])
+    if reading.status == "done":
+        raise ReadingDoneError(
+            f"case {reading.case.name!r} is marked done; open it again (Open case again, or "
+            f"POST /api/cases/{reading.case_id}/status with done=false) to change an answer"
+        )
     existing = session.scalars(
         select(Answer)
         .where(Answer.reading_id == reading.id, Answer.key == key)

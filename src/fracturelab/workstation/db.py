@@ -7,6 +7,7 @@ so several server workers and command-line tools can share one file.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -123,6 +124,9 @@ class Database:
                 workstation schema.
 
         """
+        path = self._sqlite_file()
+        if path is not None and not path.exists():
+            return None  # never create an empty file just to find out it is not initialised
         with self._connect() as connection:
             return self._revision(connection)
 
@@ -152,6 +156,7 @@ class Database:
                 or was written by a newer fracturelab.
 
         """
+        self._create_private_file()
         with self._connect() as connection:
             before = self._revision(connection)
             config = _alembic_config()
@@ -163,6 +168,31 @@ class Database:
     def dispose(self) -> None:
         """Close every pooled connection."""
         self.engine.dispose()
+
+    def _sqlite_file(self) -> Path | None:
+        url = make_url(self.settings.database_url)
+        if url.get_backend_name() != "sqlite" or not url.database:
+            return None
+        return Path(url.database)
+
+    def _create_private_file(self) -> None:
+        """Create a new SQLite file readable by its owner only (0600).
+
+        SQLite gives the ``-wal`` and ``-shm`` files the permissions of the database file, so
+        they are private too. An existing file keeps its permissions.
+        """
+        path = self._sqlite_file()
+        if path is None or path.exists():
+            return
+        try:
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        except FileExistsError:
+            pass
+        except OSError as error:
+            raise InputError(
+                f"cannot create database {self.display_url} ({error.strerror}); give a "
+                "writable folder"
+            ) from None
 
     @contextmanager
     def _connect(self) -> Iterator[Connection]:

@@ -67,15 +67,43 @@ def _volume_stem(path: Path) -> str | None:
     return None
 
 
-def _entries(folder: Path) -> dict[str, Path]:
-    """Volume files and subfolders of ``folder`` by case name (hidden entries skipped)."""
+#: Data files a MetaImage header (``.mhd``) points at; not cases of their own.
+_MHD_DATA_SUFFIXES = (".raw", ".zraw", ".img")
+
+
+def _entries(folder: Path, skipped: list[str] | None = None) -> dict[str, Path]:
+    """Volume files and subfolders of ``folder`` by case name (hidden entries skipped).
+
+    Args:
+        folder: The folder.
+        skipped: When given, gets one line per other file saying why it is not used.
+
+    """
     found: dict[str, Path] = {}
-    for path in sorted(folder.iterdir()):
+    paths = sorted(folder.iterdir())
+    headers = {p.name[: -len(".mhd")].lower() for p in paths if p.name.lower().endswith(".mhd")}
+    for path in paths:
         if path.name.startswith("."):
             continue
         stem = path.name if path.is_dir() else _volume_stem(path)
-        if stem is not None and stem not in found:
-            found[stem] = path
+        if stem is None:
+            is_mhd_data = path.suffix.lower() in _MHD_DATA_SUFFIXES and (
+                path.stem.lower() in headers
+            )
+            if skipped is not None and not is_mhd_data:
+                skipped.append(
+                    f"skipped {path.name}: not a CT volume ({', '.join(VOLUME_SUFFIXES)}) or "
+                    "a folder of DICOM slices"
+                )
+            continue
+        if stem in found:
+            if skipped is not None:
+                skipped.append(
+                    f"skipped {path.name}: {found[stem].name} already gives the case {stem!r}; "
+                    "keep one file per case"
+                )
+            continue
+        found[stem] = path
     return found
 
 
@@ -124,7 +152,8 @@ def import_spine(
     """
     cts = _check_folder("--ct-dir", Path(ct_dir))
     labels_folder = _check_folder("--vertebrae-dir", Path(vertebrae_dir))
-    candidates = _entries(cts)
+    summary = ImportSummary()
+    candidates = _entries(cts, summary.notes)
     labels = _entries(labels_folder)
     if cts == labels_folder:
         candidates = {
@@ -133,10 +162,11 @@ def import_spine(
             if not any(name.endswith(s) for s in _LABEL_SUFFIXES if s)
         }
     if not candidates:
+        seen = f" ({'; '.join(summary.notes)})" if summary.notes else ""
         raise InputError(
-            f"--ct-dir {cts} holds no CT ({', '.join(VOLUME_SUFFIXES)} files or DICOM folders)"
+            f"--ct-dir {cts} holds no CT{seen}; give a folder of {', '.join(VOLUME_SUFFIXES)} "
+            "files or DICOM folders"
         )
-    summary = ImportSummary()
     existing = _existing(session, "spine")
     for name, ct in candidates.items():
         if name in existing:

@@ -139,6 +139,13 @@ class Case(Base):
     patient_id: Mapped[str | None] = mapped_column(String(255))
     suggestion: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    #: Spine: the vertebra levels of the label map, cranial first (answer keys must be one);
+    #: ``None`` until the server first reads the label map.
+    levels: Mapped[list[str] | None] = mapped_column(JSON)
+    #: Femur: the radiograph's size in original pixels (centres must lie inside); ``None``
+    #: until the server first reads the image.
+    width_px: Mapped[int | None] = mapped_column(Integer)
+    height_px: Mapped[int | None] = mapped_column(Integer)
 
     readings: Mapped[list[Reading]] = relationship(back_populates="case")
 
@@ -179,6 +186,8 @@ class Reading(Base):
     time_spent_s: Mapped[float] = mapped_column(Float, default=0.0)
     is_reference: Mapped[bool] = mapped_column(Boolean, default=False)
     version: Mapped[int] = mapped_column(Integer, default=0)
+    #: How often the reader opened the reading again after marking it done (shown to admins).
+    reopen_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     case: Mapped[Case] = relationship(back_populates="readings")
     reader: Mapped[User] = relationship()

@@ -180,6 +180,9 @@ def finish_reading(
 ) -> None:
     """Mark a reading done (or open again); audited, the caller commits.
 
+    A done reading takes no answers (:class:`~.answers.ReadingDoneError`); opening it again
+    is audited and counted in ``reading.reopen_count``, which admins see.
+
     Raises:
         InputError: If ``user`` is not the reading's reader.
 
@@ -200,6 +203,8 @@ def finish_reading(
             client=client,
         )
     )
+    if not done:
+        reading.reopen_count = (reading.reopen_count or 0) + 1
     reading.status = status
     reading.updated_at = utc_now()
     session.flush()

@@ -91,7 +91,7 @@ def progress(auth: Admin, session: DbSession) -> dict[str, Any]:
         if reading is None:
             entry["readings"].append(
                 {"reading_id": None, "username": reader.username, "status": "new",
-                 "answered": 0, "time_spent_s": 0.0, "is_reference": False}
+                 "answered": 0, "time_spent_s": 0.0, "is_reference": False, "reopen_count": 0}
             )  # fmt: skip
             continue
         row["done"] += reading.status == "done"
@@ -104,6 +104,7 @@ def progress(auth: Admin, session: DbSession) -> dict[str, Any]:
                 "answered": answered.get(reading.id, 0),
                 "time_spent_s": reading.time_spent_s,
                 "is_reference": reading.is_reference,
+                "reopen_count": reading.reopen_count,
             }
         )
     unassigned = session.scalars(
@@ -169,6 +170,7 @@ def get_reading(reading_id: RowId, auth: Admin, session: DbSession) -> dict[str,
         "username": reading.reader.username,
         "status": reading.status,
         "is_reference": reading.is_reference,
+        "reopen_count": reading.reopen_count,
         "answers": {answer.key: answer.value for answer in reading.answers},
     }
 

@@ -11,7 +11,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from fracturelab.errors import InputError
-from fracturelab.workstation.answers import is_answered, save_answer
+from fracturelab.workstation.answers import ReadingDoneError, is_answered, save_answer
 from fracturelab.workstation.models import Answer, AppSetting, Assignment, Case, Reading, User
 from fracturelab.workstation.server.deps import (
     DbSession,
@@ -109,6 +109,42 @@ def _unavailable(error: ImageUnavailableError) -> HTTPException:
     return HTTPException(404, str(error))
 
 
+def _store_geometry(
+    session: Session,
+    case: Case,
+    levels: list[str] | None = None,
+    size_px: tuple[int, int] | None = None,
+) -> None:
+    """Remember the case's levels or image size (read once from its files) in the database."""
+
+    def work() -> None:
+        if levels is not None:
+            case.levels = levels
+        if size_px is not None:
+            case.width_px, case.height_px = size_px
+
+    write(session, work)
+
+
+def _answer_limits(
+    request: Request, session: Session, case: Case
+) -> tuple[list[str] | None, tuple[int, int] | None]:
+    """The levels (spine) or image size (femur) that answers of ``case`` must keep to."""
+    images = _images(request)
+    try:
+        if case.task == "spine":
+            if case.levels is None:
+                levels = [level["level"] for level in images.spine_levels(case)]
+                _store_geometry(session, case, levels=levels)
+            return list(case.levels or ()), None
+        if case.width_px is None or case.height_px is None:
+            shown = images.radiograph(case)
+            _store_geometry(session, case, size_px=(shown.width_px, shown.height_px))
+    except ImageUnavailableError as error:
+        raise _unavailable(error) from None
+    return None, (int(case.width_px or 0), int(case.height_px or 0))
+
+
 @router.get("/worklist")
 def get_worklist(auth: Login, session: DbSession, task: str | None = None) -> list[dict[str, Any]]:
     """The logged-in user's cases with their reading status, answers given and time spent."""
@@ -164,6 +200,8 @@ def get_case(case_id: RowId, request: Request, auth: Login, session: DbSession) 
         dicom = images.dicom_header(case, _show_patient_names(session))
         if case.task == "spine":
             levels = images.spine_levels(case)
+            if case.levels is None:
+                _store_geometry(session, case, levels=[level["level"] for level in levels])
             image: dict[str, Any] = {
                 "url": f"{base}/image", "format": "nifti", "name": f"case{case.id}-ct.nii.gz",
             }  # fmt: skip
@@ -173,6 +211,8 @@ def get_case(case_id: RowId, request: Request, auth: Login, session: DbSession) 
         else:
             levels, labels = [], None
             shown = images.radiograph(case)
+            if case.width_px is None or case.height_px is None:
+                _store_geometry(session, case, size_px=(shown.width_px, shown.height_px))
             spacing = case.pixel_spacing_mm
             if spacing is None and shown.spacing_xy_mm is not None:
                 spacing = shown.spacing_xy_mm[0]
@@ -256,12 +296,19 @@ def put_answer(
     session: DbSession,
 ) -> dict[str, Any]:
     """Save one answer (autosave); says whether another client changed the reading meanwhile."""
-    _, reading = _assigned_case(session, case_id, auth.user)
+    case, reading = _assigned_case(session, case_id, auth.user)
+    levels, size_px = _answer_limits(request, session, case)
     client = client_address(request)
     try:
         saved = write(
-            session, lambda: save_answer(session, reading, key, body.value, auth.user, client)
-        )
+            session,
+            lambda: save_answer(
+                session, reading, key, body.value, auth.user, client,
+                levels=levels, image_size_px=size_px,
+            ),
+        )  # fmt: skip
+    except ReadingDoneError as error:
+        raise HTTPException(409, str(error)) from None
     except InputError as error:
         raise HTTPException(422, str(error)) from None
     before = saved.version - (1 if saved.changed else 0)
