@@ -1,11 +1,13 @@
 """Images with geometry, and their readers and writers."""
 
 from fracturelab.imaging.io import read_volume, write_volume
+from fracturelab.imaging.modality import RADIOGRAPH_MODALITIES
 from fracturelab.imaging.radiograph import Radiograph
 from fracturelab.imaging.radiograph_io import read_radiograph, write_radiograph
 from fracturelab.imaging.volume import Volume
 
 __all__ = [
+    "RADIOGRAPH_MODALITIES",
     "Radiograph",
     "Volume",
     "read_radiograph",

@@ -17,7 +17,9 @@ first, against what its own header says it should hold:
   as above, bzip2 data streamed; text and hex encodings are left to ITK.
 - **PNG**: every chunk is complete with a correct CRC-32, up to ``IEND``.
 - **TIFF** (after Pillow opened it): no directory entry cut short, strips and tiles inside the
-  file. **JPEG**: Pillow itself refuses a truncated file.
+  file.
+- **JPEG**: Pillow refuses a file cut inside its image data; the end-of-image marker must end
+  the file (trailing zero bytes allowed).
 
 What cannot be detected: a changed byte inside the uncompressed voxel data of ``.nii``,
 ``.mha``/``.mhd`` raw, raw NRRD, uncompressed TIFF or DICOM, or in their geometry fields
@@ -46,7 +48,7 @@ from fracturelab.errors import InputError
 if TYPE_CHECKING:
     from PIL import Image
 
-__all__ = ["check_image_file", "check_png", "check_tiff", "damaged"]
+__all__ = ["check_image_file", "check_jpeg", "check_png", "check_tiff", "damaged"]
 
 _CHUNK = 1 << 20  # bytes read at a time when streaming
 
@@ -425,6 +427,29 @@ def check_png(source: Path, role: str) -> None:
                 raise damaged(role, source, f"CRC mismatch in its PNG {_name(kind)} chunk")
             if kind == b"IEND":
                 return
+
+
+# ---------------------------------------------------------------------------------- JPEG
+def check_jpeg(source: Path, role: str) -> None:
+    """Refuse a JPEG that does not end with its end-of-image marker (trailing zeros allowed).
+
+    Pillow refuses a JPEG cut inside its image data, but not one that lost only its last
+    bytes. In entropy-coded data a 0xFF byte is always followed by 0x00 or a restart marker,
+    so ``FF D9`` at the end can only be the end-of-image marker.
+
+    Args:
+        source: The file.
+        role: What the file is for, used in messages.
+
+    Raises:
+        InputError: If the end-of-image marker is missing.
+
+    """
+    with source.open("rb") as handle:
+        handle.seek(max(source.stat().st_size - 1024, 0))
+        tail = handle.read().rstrip(b"\x00")
+    if not tail.endswith(b"\xff\xd9"):
+        raise damaged(role, source, "the JPEG has no end-of-image marker")
 
 
 # ---------------------------------------------------------------------------------- TIFF

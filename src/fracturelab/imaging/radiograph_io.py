@@ -29,7 +29,13 @@ import numpy.typing as npt
 
 from fracturelab.errors import InputError
 from fracturelab.imaging.dicom_checks import check_pixel_data
-from fracturelab.imaging.integrity import check_image_file, check_png, check_tiff, damaged
+from fracturelab.imaging.integrity import (
+    check_image_file,
+    check_jpeg,
+    check_png,
+    check_tiff,
+    damaged,
+)
 from fracturelab.imaging.itk_quiet import itk_warnings_off
 from fracturelab.imaging.modality import allowed_modalities, check_radiograph_modality
 from fracturelab.imaging.radiograph import Radiograph
@@ -642,6 +648,8 @@ def _read_pillow(source: Path, expected: str) -> tuple[FloatArray, Spacing | Non
         )
     if image.format == "TIFF":
         check_tiff(image, [str(w.message) for w in caught], source, _ROLE)
+    elif image.format == "JPEG":
+        check_jpeg(source, _ROLE)
     values = _pillow_values(image)
     spacing = _pillow_spacing(image, source)
     return values, spacing, "file" if spacing is not None else None
