@@ -4,13 +4,22 @@ const form = document.getElementById('login-form');
 const errorBox = document.getElementById('login-error');
 const button = document.getElementById('login-button');
 
-/** Where to go after login: the `next` parameter if it is a path on this server, else `/`. */
+/**
+ * Where to go after login: the `next` parameter if it names a page of this server, else `/`.
+ * `next` is resolved the way the browser will resolve it (so `/\t/evil.example/`, `//host`,
+ * `/\\host` or `https://host` cannot lead elsewhere) and refused unless it stays on this origin.
+ */
 function nextPath() {
   const next = new URLSearchParams(location.search).get('next');
-  if (next && next.startsWith('/') && !next.startsWith('//') && !next.startsWith('/\\') && !next.startsWith('/login')) {
-    return next;
+  if (!next) return '/';
+  let target;
+  try {
+    target = new URL(next, location.origin);
+  } catch (error) {
+    return '/';
   }
-  return '/';
+  if (target.origin !== location.origin || target.pathname.startsWith('/login')) return '/';
+  return target.href; // absolute: a path such as //host can no longer be read as a host
 }
 
 function showError(message) {
@@ -21,6 +30,9 @@ async function detailOf(response) {
   try {
     const data = await response.json();
     if (data && typeof data.detail === 'string') return data.detail;
+    if (data && Array.isArray(data.detail) && data.detail.length) {
+      return data.detail.map((d) => d.msg).join('; ');
+    }
   } catch (error) {
     // not JSON
   }
