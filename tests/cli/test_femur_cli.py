@@ -233,3 +233,51 @@ def test_predict_messages_name_the_options(tiny_run: ExperimentResult, tmp_path:
     _one_line_error(result, "3D")
     assert "read_volume" not in result.stderr
     assert not (tmp_path / "o").exists()
+
+
+def test_predict_refuses_a_ct_slice_unless_allowed(
+    tiny_run: ExperimentResult, tmp_path: Path
+) -> None:
+    from tests.cli.dicom_builders import write_slice
+
+    rng = np.random.default_rng(0)
+    ct = write_slice(tmp_path / "axial.dcm", rng.integers(0, 2000, (96, 80)), "CT")
+    model = str(tiny_run.out / "models" / "best")
+    result = runner.invoke(
+        app, ["femur", "predict", str(ct), "--model", model, "--out", str(tmp_path / "o")]
+    )
+    _one_line_error(result, str(ct), "modality CT", "--allow-modality CT")
+    assert not (tmp_path / "o").exists() and "P(AFF)" not in result.output
+    result = runner.invoke(
+        app, ["femur", "predict", str(ct), "--model", model, "--out", str(tmp_path / "o"),
+              "--allow-modality", "CT", "--pixel-spacing", "0.5", "--device", "cpu"]
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert json.loads((tmp_path / "o" / "axial.json").read_text())["label"] in {"AFF", "NFF"}
+
+
+def test_allow_modality_must_be_a_code(tiny_run: ExperimentResult, tmp_path: Path) -> None:
+    image, _ = _first_test_image(tiny_run)
+    result = runner.invoke(
+        app, ["femur", "predict", str(image), "--model", str(tiny_run.out / "models" / "best"),
+              "--out", str(tmp_path / "o"), "--allow-modality", "ct"]
+    )  # fmt: skip
+    _one_line_error(result, "--allow-modality 'ct'", "did you mean CT?")
+
+
+def test_experiment_refuses_ct_images_in_the_manifest(tmp_path: Path) -> None:
+    from tests.cli.dicom_builders import write_slice
+
+    rows = balanced_rows(8)
+    (tmp_path / "images").mkdir()
+    ct = write_slice(tmp_path / "images" / "ct.dcm", np.zeros((40, 30)), "CT")
+    rows[0] = rows[0] | {"image": "images/ct.dcm", "make_image": False}
+    manifest = write_manifest(tmp_path, rows)
+    _one_line_error(
+        _experiment(manifest, tmp_path / "run"),
+        "manifest.csv",
+        "not a radiograph",
+        "--allow-modality",
+        "line 2 images/ct.dcm (modality CT",
+    )
+    assert ct.is_file() and not (tmp_path / "run").exists()

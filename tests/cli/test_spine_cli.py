@@ -193,3 +193,22 @@ def test_unusable_out_is_refused_before_any_work(phantom_files, tmp_path, monkey
     _one_line_error(result, f"error: --out {out}: ")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["taken"]
     assert blocker.read_text() == "x"
+
+
+def test_mr_series_is_refused_as_ct_unless_allowed(phantom_files, tmp_path):
+    from tests.cli.dicom_builders import write_series
+
+    paths, _ = phantom_files
+    ct = read_volume(paths["ct"])
+    assert ct.orientation == "LPS"
+    series = write_series(
+        tmp_path / "mr", np.asarray(ct.array), "MR",
+        spacing_mm=ct.spacing_mm, origin_mm=ct.origin_mm,
+    )  # fmt: skip
+    result = _analyze(series, paths["vertebrae"], tmp_path / "out")
+    _one_line_error(result, str(series), "MR", "--allow-modality MR")
+    assert not (tmp_path / "out").exists()
+    result = _analyze(series, paths["vertebrae"], tmp_path / "out", "--allow-modality", "MR")
+    assert result.exit_code == 0, result.output
+    graded = json.loads((tmp_path / "out" / "vertebrae.json").read_text())["vertebrae"]
+    assert {v["level"]: v["genant_grade"] for v in graded}["T12"] == 2  # the phantom's fracture

@@ -106,3 +106,28 @@ def test_all_problems_reported_at_once(tmp_path: Path) -> None:
     ]
     message = _error(tmp_path, rows)
     assert "unknown label" in message and "image file not found" in message
+
+
+def test_dicom_images_other_than_radiographs_are_refused_unless_allowed(tmp_path: Path) -> None:
+    import numpy as np
+
+    from fracturelab.femur.data import PatchGeometry, prepare_image
+    from tests.cli.dicom_builders import write_slice
+
+    (tmp_path / "a").mkdir()
+    write_slice(tmp_path / "a" / "ct.dcm", np.arange(40 * 30).reshape(40, 30) % 700, "CT")
+    path = write_manifest(
+        tmp_path,
+        [{"image": "a/ct.dcm", "patient_id": "P1", "label": "AFF", "center_x": 10,
+          "center_y": 12, "make_image": False}],
+    )  # fmt: skip
+    with pytest.raises(InputError, match=r"not a radiograph .* line 2 a/ct.dcm \(modality CT"):
+        Manifest.read(path)
+    manifest = Manifest.read(path, allow_modalities=["CT"])
+    row = manifest.rows[0]
+    with pytest.raises(InputError, match="modality CT"):
+        prepare_image(row, 64, PatchGeometry(32))
+    prepared = prepare_image(row, 64, PatchGeometry(32), allow_modalities=["CT"])
+    assert prepared.shape == (40, 30) and prepared.allow_modalities == ("CT",)
+    # The patch re-reads the file away from the cached window, with the same permission.
+    assert prepared.patch(PatchGeometry(32), (29.0, 39.0)).shape == (32, 32)

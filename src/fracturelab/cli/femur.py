@@ -31,6 +31,11 @@ _EXPERIMENT_OPTIONS = {
     "seed": "--seed",
     "device": "--device",
 }
+_ALLOW_MODALITY = typer.Option(
+    "--allow-modality",
+    help="Also accept DICOM images of this Modality (e.g. CT, OT; SC for secondary captures); "
+    "repeatable. Radiographs are CR, DX or DR; anything else is refused without it.",
+)
 #: The same for ``femur predict``; CT volumes are for the spine command.
 _PREDICT_OPTIONS = {"device": "--device", "read_volume": "`fracturelab spine analyze`"}
 
@@ -75,6 +80,7 @@ def experiment(
     bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples for the CIs.")] = 2000,
     seed: Annotated[int, typer.Option(help="Seed of the split and the training.")] = 0,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:N or mps.")] = "auto",
+    allow_modality: Annotated[list[str] | None, _ALLOW_MODALITY] = None,
 ) -> None:
     """Train and compare localizers and classifiers; write the report to OUT/report.md."""
     with user_errors(_EXPERIMENT_OPTIONS):
@@ -111,7 +117,7 @@ def experiment(
             n_bootstrap=bootstrap,
             seed=seed,
         )
-        result = run_experiment(manifest, out, config)
+        result = run_experiment(manifest, out, config, allow_modalities=allow_modality or ())
         typer.echo(f"Report: {result.out / 'report.md'} (and report.html)")
         typer.echo(f"Model for `femur predict`: {result.out / 'models' / 'best'}")
 
@@ -125,6 +131,7 @@ def predict(
         float | None, typer.Option(help="Pixel size in mm when the files do not say.")
     ] = None,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:N or mps.")] = "auto",
+    allow_modality: Annotated[list[str] | None, _ALLOW_MODALITY] = None,
 ) -> None:
     """Locate the fracture and classify AFF vs NFF on each radiograph."""
     with user_errors(_PREDICT_OPTIONS):
@@ -140,13 +147,17 @@ def predict(
 
         from fracturelab.femur.bundle import FemurModel
         from fracturelab.femur.overlay import render_overlay
+        from fracturelab.imaging.modality import allowed_modalities
         from fracturelab.imaging.radiograph_io import read_radiograph
         from fracturelab.outputs import atomic_write_text
         from fracturelab.training.device import select_device
 
-        bundle = FemurModel.load(model, select_device(device))
         spacing = None if pixel_spacing is None else (pixel_spacing, pixel_spacing)
-        radiographs = [read_radiograph(path, spacing) for path in images]  # all errors first
+        allowed = allowed_modalities(allow_modality or ())
+        bundle = FemurModel.load(model, select_device(device))
+        radiographs = [  # all errors first
+            read_radiograph(path, spacing, allow_modalities=allowed) for path in images
+        ]
         table = Table("image", "centre (px)", "P(AFF)", "label")
         stems: set[str] = set()
         for path, radiograph in zip(images, radiographs, strict=True):

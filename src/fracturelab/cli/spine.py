@@ -45,6 +45,14 @@ def analyze(
     ] = False,
     overview: Annotated[bool, typer.Option(help="Draw overview.png.")] = True,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No table, no progress.")] = False,
+    allow_modality: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--allow-modality",
+            help="Also accept a DICOM series of this Modality as the CT (e.g. MR); repeatable. "
+            "Series that are not CT are refused without it.",
+        ),
+    ] = None,
 ) -> None:
     """Measure and grade every vertebra: heights (mm), height loss (%), Genant grade, morphology."""
     with user_errors():
@@ -59,7 +67,11 @@ def analyze(
         console = Console(stderr=True, quiet=quiet)
         with console.status("reading CT and label map"):
             ct_volume, label_map = load_inputs(
-                ct, vertebrae, labels=labels, resample_labels=resample_labels
+                ct,
+                vertebrae,
+                labels=labels,
+                resample_labels=resample_labels,
+                allow_modalities=allow_modality or (),
             )
         console.print(f"[dim]{label_map.detection}[/dim]")
         with Progress(console=console, transient=True) as progress:

@@ -9,6 +9,7 @@ jittered training patch; patches at predicted centres outside the window re-read
 from __future__ import annotations
 
 import math
+from collections.abc import Collection
 from dataclasses import dataclass
 
 import numpy as np
@@ -92,6 +93,8 @@ class PreparedImage:
         baseline_input: ``(224, 224)`` float16 letterboxed image.
         window: float16 native-resolution window around the true centre.
         window_origin_xy: Top-left pixel of ``window`` in the original image.
+        allow_modalities: DICOM Modality codes accepted besides CR, DX and DR when the file
+            is read again (``--allow-modality``).
 
     """
 
@@ -103,6 +106,7 @@ class PreparedImage:
     baseline_input: npt.NDArray[np.float16]
     window: npt.NDArray[np.float16]
     window_origin_xy: tuple[int, int]
+    allow_modalities: tuple[str, ...] = ()
 
     @property
     def label(self) -> int:
@@ -132,7 +136,9 @@ class PreparedImage:
             return geometry.cut(window, center_xy_px, self.spacing_xy_mm, (x0, y0))
         from fracturelab.imaging.radiograph_io import read_radiograph
 
-        full = read_radiograph(self.row.image, _manifest_spacing(self.row))
+        full = read_radiograph(
+            self.row.image, _manifest_spacing(self.row), allow_modalities=self.allow_modalities
+        )
         return geometry.cut(full.array, center_xy_px, self.spacing_xy_mm)
 
 
@@ -148,6 +154,7 @@ def prepare_image(
     baseline_size: int = 224,
     jitter_px: float = 0.0,
     radiograph: Radiograph | None = None,
+    allow_modalities: Collection[str] = (),
 ) -> PreparedImage:
     """Read one radiograph and cache its network inputs.
 
@@ -158,11 +165,16 @@ def prepare_image(
         baseline_size: Side of the downsampled whole-image input.
         jitter_px: Largest centre jitter used in training (the window covers it).
         radiograph: Already-read image, to skip reading the file.
+        allow_modalities: DICOM Modality codes accepted besides CR, DX and DR
+            (``--allow-modality``; see :func:`~fracturelab.imaging.read_radiograph`).
 
     """
     from fracturelab.imaging.radiograph_io import read_radiograph
 
-    image = radiograph or read_radiograph(row.image, _manifest_spacing(row))
+    allowed = tuple(sorted(allow_modalities))
+    image = radiograph or read_radiograph(
+        row.image, _manifest_spacing(row), allow_modalities=allowed
+    )
     pixels = torch.from_numpy(image.array)
     localizer_box = Letterbox.fit(image.shape, localizer_size)
     baseline_box = Letterbox.fit(image.shape, baseline_size)
@@ -182,6 +194,7 @@ def prepare_image(
         baseline_input=baseline_box.apply(pixels).numpy().astype(np.float16),
         window=image.array[y0:y1, x0:x1].astype(np.float16),
         window_origin_xy=(x0, y0),
+        allow_modalities=allowed,
     )
 
 

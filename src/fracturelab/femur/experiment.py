@@ -14,7 +14,7 @@ import csv
 import io
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -293,7 +293,12 @@ class _Runner:
         return loss
 
 
-def _prepare(manifest: Manifest, config: ExperimentConfig, progress: Any) -> list[PreparedImage]:
+def _prepare(
+    manifest: Manifest,
+    config: ExperimentConfig,
+    progress: Any,
+    allow_modalities: Collection[str] = (),
+) -> list[PreparedImage]:
     rows = manifest.labelled().rows
     task = progress.add_task("reading radiographs", total=len(rows)) if progress else None
     images = []
@@ -305,6 +310,7 @@ def _prepare(manifest: Manifest, config: ExperimentConfig, progress: Any) -> lis
                 config.patch,
                 config.baseline_input_px,
                 jitter_px=config.jitter_px,
+                allow_modalities=allow_modalities,
             )
         )
         if progress is not None:
@@ -334,6 +340,7 @@ def run_experiment(
     config: ExperimentConfig | None = None,
     *,
     show_progress: bool = True,
+    allow_modalities: Collection[str] = (),
 ) -> ExperimentResult:
     """Run (or resume) the whole femur experiment and write its report.
 
@@ -344,6 +351,9 @@ def run_experiment(
             report (``report.md``, ``report.html``, figures, CSV and JSON).
         config: Settings; defaults to :class:`ExperimentConfig`'s.
         show_progress: Show progress bars (Rich).
+        allow_modalities: DICOM Modality codes accepted besides CR, DX and DR for the
+            manifest's images (``--allow-modality``; see
+            :func:`~fracturelab.imaging.read_radiograph`).
 
     Raises:
         InputError: For a bad manifest (e.g. one class only), or a run folder started with
@@ -360,7 +370,7 @@ def run_experiment(
 
     settings = config or ExperimentConfig()
     folder = Path(out)
-    manifest = Manifest.read(manifest_path)
+    manifest = Manifest.read(manifest_path, allow_modalities=allow_modalities)
     labelled = manifest.labelled()
     if len(labelled) == 0:
         raise InputError(
@@ -381,7 +391,7 @@ def run_experiment(
     columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn()]
     progress = Progress(*columns, TimeElapsedColumn(), disable=not show_progress)
     with progress:
-        images = _prepare(manifest, settings, progress)
+        images = _prepare(manifest, settings, progress, allow_modalities)
         result = ExperimentResult(
             folder, settings, images, splits, {}, {}, {}, settings.backbones[0], {},
             manifest=manifest.path,

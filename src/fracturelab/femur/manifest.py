@@ -6,11 +6,17 @@ import csv
 import difflib
 import math
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from fracturelab.errors import InputError
+from fracturelab.imaging.modality import (
+    allowed_modalities,
+    check_radiograph_modality,
+    dicom_modality,
+)
 
 __all__ = ["LABELS", "Manifest", "ManifestRow", "image_size_px"]
 
@@ -90,7 +96,13 @@ class Manifest:
         return counts
 
     @classmethod
-    def read(cls, path: str | Path, *, check_images: bool = True) -> Manifest:
+    def read(
+        cls,
+        path: str | Path,
+        *,
+        check_images: bool = True,
+        allow_modalities: Collection[str] = (),
+    ) -> Manifest:
         """Read and validate a manifest CSV.
 
         Every problem found is reported at once, in one line per kind of problem, so a user
@@ -98,11 +110,14 @@ class Manifest:
 
         Args:
             path: The CSV file; ``image`` paths are relative to its folder.
-            check_images: Check that each image exists and that its centre lies inside the
-                image (reads image headers only).
+            check_images: Check that each image exists, that its centre lies inside the
+                image and that a DICOM image is a radiograph (reads image headers only).
+            allow_modalities: DICOM Modality codes accepted besides CR, DX and DR
+                (``--allow-modality``; see :mod:`fracturelab.imaging.modality`).
 
         Raises:
-            InputError: If the file is missing, empty, lacks columns, or has bad cells.
+            InputError: If the file is missing, empty, lacks columns, or has bad cells, or a
+                DICOM image is not a radiograph and its modality is not allowed.
 
         """
         csv_path = Path(path)
@@ -145,8 +160,9 @@ class Manifest:
             raise InputError(
                 f"manifest {csv_path} has a header but no rows; add one row per radiograph"
             )
+        allowed = allowed_modalities(allow_modalities)
         if check_images:
-            _check_images(rows, problems)
+            _check_images(rows, problems, allowed)
         if problems:
             raise InputError(f"manifest {csv_path}: " + "; ".join(_summarise(problems)))
         manifest = cls(csv_path, rows)
@@ -212,12 +228,21 @@ def _parse_center(
     return True, (x, y)
 
 
-def _check_images(rows: list[ManifestRow], problems: dict[str, list[str]]) -> None:
+def _check_images(
+    rows: list[ManifestRow], problems: dict[str, list[str]], allowed: frozenset[str]
+) -> None:
     for row in rows:
         if not row.image.is_file():
             problems["image file not found (paths are relative to the manifest)"].append(
                 f"line {row.line} {row.image_text}"
             )
+            continue
+        refused = _refused_modality(row.image, allowed)
+        if refused is not None:
+            problems[
+                "DICOM image not a radiograph (CR, DX, DR); give radiographs, or add "
+                "--allow-modality CODE if you are sure"
+            ].append(f"line {row.line} {row.image_text} ({refused})")
             continue
         if row.center_xy_px is None:
             continue
@@ -269,6 +294,36 @@ def _notes(rows: list[ManifestRow]) -> list[str]:
     return notes
 
 
+def _refused_modality(path: Path, allowed: frozenset[str]) -> str | None:
+    """Why a DICOM file is not accepted as a radiograph (``"modality CT"``), or ``None``."""
+    dataset = _dicom_header(path)
+    if dataset is None:
+        return None  # not DICOM, or an unreadable header: reported when the image is read
+    try:
+        check_radiograph_modality(dataset, path, allowed, "image")
+    except InputError:
+        modality, _, name = dicom_modality(dataset)
+        return f"modality {modality or 'none'}, {name}"
+    return None
+
+
+def _dicom_header(path: Path) -> Any:
+    """The header of a DICOM file (pixels not read), or ``None`` for other or bad files."""
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(132)
+    except OSError:
+        return None
+    if head[128:132] != b"DICM" and path.suffix.lower() not in {".dcm", ".dicom"}:
+        return None
+    try:
+        import pydicom
+
+        return pydicom.dcmread(path, stop_before_pixels=True, force=True)
+    except Exception:
+        return None
+
+
 def image_size_px(path: Path) -> tuple[int, int] | None:
     """Read ``(width, height)`` in pixels from an image's header, without decoding pixels.
 
@@ -276,16 +331,9 @@ def image_size_px(path: Path) -> tuple[int, int] | None:
         The size, or ``None`` if the header cannot be read.
 
     """
-    try:
-        with path.open("rb") as handle:
-            head = handle.read(132)
-    except OSError:
-        return None
-    if head[128:132] == b"DICM" or path.suffix.lower() in {".dcm", ".dicom"}:
+    dataset = _dicom_header(path)
+    if dataset is not None:
         try:
-            import pydicom
-
-            dataset = pydicom.dcmread(path, stop_before_pixels=True, force=True)
             return int(dataset.Columns), int(dataset.Rows)
         except Exception:
             return None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import asdict
 from pathlib import Path
 
@@ -32,9 +32,10 @@ def load_inputs(
     *,
     labels: str = "auto",
     resample_labels: bool = False,
+    allow_modalities: Collection[str] = (),
 ) -> tuple[Volume, VertebraLabelMap]:
     """Read the CT and its vertebra label map onto one grid (see :func:`analyze`)."""
-    ct_volume = ct if isinstance(ct, Volume) else read_volume(ct, role="CT")
+    ct_volume = _read_ct(ct, allow_modalities)
     label_map = load_vertebra_labels(
         vertebrae, ct_volume, convention=labels, resample=resample_labels
     )
@@ -49,6 +50,7 @@ def analyze(
     resample_labels: bool = False,
     options: MorphometryOptions | None = None,
     progress: Progress | None = None,
+    allow_modalities: Collection[str] = (),
 ) -> SpineReport:
     """Measure and grade every vertebra of a CT.
 
@@ -62,6 +64,8 @@ def analyze(
             instead of refusing it.
         options: Where heights are measured and plausibility limits.
         progress: Called as ``progress(done, total, level)`` after each vertebra.
+        allow_modalities: DICOM Modality codes accepted for a CT series folder besides CT
+            (``--allow-modality``); other series are refused.
 
     Returns:
         The report: one :class:`VertebraResult` per vertebra, cranio-caudal.
@@ -72,11 +76,15 @@ def analyze(
     """
     opts = options or MorphometryOptions()
     if isinstance(vertebrae, VertebraLabelMap):
-        ct_volume = ct if isinstance(ct, Volume) else read_volume(ct, role="CT")
+        ct_volume = _read_ct(ct, allow_modalities)
         label_map = vertebrae
     else:
         ct_volume, label_map = load_inputs(
-            ct, vertebrae, labels=labels, resample_labels=resample_labels
+            ct,
+            vertebrae,
+            labels=labels,
+            resample_labels=resample_labels,
+            allow_modalities=allow_modalities,
         )
     order = label_map.labels_in_order()
     samples = [
@@ -126,6 +134,13 @@ def analyze(
         },
         method={"name": "height morphometry", **asdict(opts)},
     )
+
+
+def _read_ct(ct: str | Path | Volume, allow_modalities: Collection[str]) -> Volume:
+    """The CT; a DICOM series must have Modality CT unless another is allowed."""
+    if isinstance(ct, Volume):
+        return ct
+    return read_volume(ct, role="CT", modality="CT", allow_modalities=allow_modalities)
 
 
 def _superior_hint(
