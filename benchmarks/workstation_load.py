@@ -9,8 +9,9 @@ Starts the real server (uvicorn serving ``create_app``) in a subprocess on 127.0
 temporary SQLite database (or the ``--db`` URL, whose workstation schema is created or
 upgraded; users and cases get a unique prefix, so reruns on one database do not clash). It
 adds an admin, the readers and ``--cases`` cases (half femur, half spine; their image files
-do not exist: saving answers never reads images), assigns every case to every reader, and
-logs every reader in through ``POST /api/login``. Then each reader, a thread with its own
+do not exist: the cases carry their levels and image size, so saving answers never reads
+images), assigns every case to every reader, and logs every reader in through
+``POST /api/login``. Then each reader, a thread with its own
 ``httpx.Client`` and session cookie, saves answers with ``PUT /api/cases/{id}/answers/{key}``
 and the ``X-CSRF-Token`` header for ``--seconds``, waiting a random 0..2x ``--think-ms``
 between saves (a reader pressing grade keys; 0 saves back to back).
@@ -49,6 +50,7 @@ from fracturelab.workstation.users import add_user
 from fracturelab.workstation.worklist import assign
 
 TARGET_P95_MS = 100.0
+FEMUR_SIZE_PX = 2001  # femur centres are drawn in 0..2000 px
 SPINE_LEVELS = ("T11", "T12", "L1", "L2", "L3", "L4", "L5")
 MORPHOLOGIES = ("wedge", "biconcave", "crush")
 PASSWORD = "load-test-password"
@@ -98,6 +100,10 @@ def _setup(url: str, prefix: str, n_readers: int, n_cases: int) -> tuple[list[st
                     f"/nonexistent/{name}.nii.gz",
                     labels_path=None if task == "femur" else f"/nonexistent/{name}_seg.nii.gz",
                     pixel_spacing_mm=0.15 if task == "femur" else None,
+                    # what the server checks answers against (it would read it from the files)
+                    levels=None if task == "femur" else list(SPINE_LEVELS),
+                    width_px=FEMUR_SIZE_PX if task == "femur" else None,
+                    height_px=FEMUR_SIZE_PX if task == "femur" else None,
                 )  # fmt: skip
                 session.add(case)
                 cases.append(case)

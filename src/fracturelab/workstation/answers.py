@@ -260,14 +260,13 @@ def save_answer(
     clean = validate_answer(
         reading.case.task, key, value, levels=levels, image_size_px=image_size_px
     )
-    session.execute(
+    locked = session.execute(  # locks the row; matches nothing when the reading is done
         update(Reading)
-        .where(Reading.id == reading.id)
+        .where(Reading.id == reading.id, Reading.status != "done")
         .values(version=Reading.version)
         .execution_options(synchronize_session=False)
     )
-    session.refresh(reading, ["status"])
-    if reading.status == "done":
+    if getattr(locked, "rowcount", 1) == 0:
         raise ReadingDoneError(
             f"case {reading.case.name!r} is marked done; open it again (Open case again, or "
             f"POST /api/cases/{reading.case_id}/status with done=false) to change an answer"
