@@ -6,6 +6,7 @@ of the cross-validation models (each image predicted by the model that did not t
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -18,7 +19,18 @@ from fracturelab.errors import InputError
 if TYPE_CHECKING:
     from fracturelab.femur.experiment import ExperimentResult
 
-__all__ = ["analyse", "model_name"]
+__all__ = ["MIN_PATIENTS_PER_CLASS", "analyse", "model_name"]
+
+#: Below this many patients of either class in a subset, its AUCs, bootstrap intervals and
+#: DeLong p-values carry a small-sample caution. With n1 AFF and n0 NFF patients an AUC takes
+#: only n1 * n0 + 1 values, and a model that ranks at random reaches AUC 1 with probability
+#: 1 / C(n1 + n0, n1) (1 in 21 for 2 AFF and 5 NFF patients); Hanley and McNeil's standard
+#: error of an AUC of 0.8 is still about 0.10 with 10 patients per class (95 % interval
+#: +-0.2), and percentile bootstrap intervals over so few patients are too narrow. Ten per
+#: class is therefore the least at which the numbers say more than "it runs".
+MIN_PATIENTS_PER_CLASS = 10
+#: A bootstrap interval narrower than this is degenerate (every resample gave the same AUC).
+_DEGENERATE_CI_WIDTH = 1e-9
 
 
 def model_name(approach: str, backbone: str) -> str:
@@ -112,6 +124,91 @@ def _classification(result: ExperimentResult, level: str) -> dict[str, Any]:
     return out
 
 
+def _patients_per_class(result: ExperimentResult) -> dict[str, dict[str, int]]:
+    """Per subset: AFF and NFF patients (a patient with an AFF image counts as AFF)."""
+    out: dict[str, dict[str, int]] = {}
+    for subset, chosen in _subsets(result).items():
+        aff_of: dict[str, bool] = {}
+        for index in chosen:
+            row = result.images[int(index)].row
+            aff_of[row.patient_id] = aff_of.get(row.patient_id, False) or row.is_aff
+        n_aff = sum(aff_of.values())
+        out[subset] = {"aff_patients": n_aff, "nff_patients": len(aff_of) - n_aff}
+    return out
+
+
+def _small(counts: dict[str, int]) -> bool:
+    return min(counts["aff_patients"], counts["nff_patients"]) < MIN_PATIENTS_PER_CLASS
+
+
+def _degenerate(ci: Any) -> bool:
+    return isinstance(ci, list) and ci[1] - ci[0] < _DEGENERATE_CI_WIDTH
+
+
+def _cautions(patients: dict[str, dict[str, int]], classification: dict[str, Any]) -> list[str]:
+    """Sentences for the report when its numbers rest on too few patients (see above)."""
+    cautions = []
+    for subset in ("test", "validation"):
+        counts = patients[subset]
+        if not _small(counts):
+            continue
+        n_aff, n_nff = counts["aff_patients"], counts["nff_patients"]
+        text = (
+            f"small {subset} set: {n_aff} AFF and {n_nff} NFF patients (fewer than "
+            f"{MIN_PATIENTS_PER_CLASS} of a class), so its AUCs, intervals and p-values are "
+            "unreliable"
+        )
+        if n_aff and n_nff:
+            text += (
+                f"; a model that ranks at random reaches AUC 1.000 with probability 1 in "
+                f"{math.comb(n_aff + n_nff, n_aff):,}"
+            )
+        cautions.append(text)
+    degenerate = [
+        f"{model} ({level}, {subset})"
+        for level, models in classification.items()
+        for model, subsets in models.items()
+        for subset, metrics in subsets.items()
+        if _degenerate(metrics.get("auc_ci"))
+    ]
+    if degenerate:
+        cautions.append(
+            "bootstrap 95 % interval of zero width for "
+            + ", ".join(degenerate)
+            + ": every resample gave the same AUC, so the interval shows no uncertainty at "
+            "all; the real uncertainty is larger, the more so with few patients"
+        )
+    return cautions
+
+
+def _mark_cautions(
+    classification: dict[str, Any],
+    comparisons: list[dict[str, Any]],
+    patients: dict[str, dict[str, int]],
+) -> None:
+    """Add a short ``caution`` to every table row whose numbers rest on too few patients."""
+    for models in classification.values():
+        for subsets in models.values():
+            for subset, metrics in subsets.items():
+                notes = []
+                if _small(patients[subset]):
+                    counts = patients[subset]
+                    notes.append(
+                        f"small sample ({counts['aff_patients']} AFF / "
+                        f"{counts['nff_patients']} NFF patients)"
+                    )
+                if _degenerate(metrics.get("auc_ci")):
+                    notes.append("interval of zero width")
+                metrics["caution"] = "; ".join(notes)
+    for row in comparisons:
+        counts = patients[row["subset"]]
+        row["caution"] = (
+            f"small sample ({counts['aff_patients']} AFF / {counts['nff_patients']} NFF patients)"
+            if _small(counts)
+            else ""
+        )
+
+
 def _pairs(result: ExperimentResult) -> list[tuple[str, str]]:
     backbones = result.config.backbones
     pairs = [(model_name("patch", b), model_name("downsample", b)) for b in backbones]
@@ -160,6 +257,13 @@ def analyse(result: ExperimentResult) -> dict[str, Any]:
     from fracturelab.femur.splits import TEST
 
     labels = result.labels
+    patients = _patients_per_class(result)
+    classification = {
+        "image": _classification(result, "image"),
+        "patient": _classification(result, "patient"),
+    }
+    comparisons = _comparisons(result)
+    _mark_cautions(classification, comparisons, patients)
     return {
         "dataset": {
             "images": len(result.images),
@@ -168,13 +272,13 @@ def analyse(result: ExperimentResult) -> dict[str, Any]:
             "nff_images": int((1 - labels).sum()),
             "splits": result.splits.summary(),
             "test_images": int(result.splits.indices(TEST).size),
+            "patients_per_class": patients,
         },
         "localisation": _localisation(result),
-        "classification": {
-            "image": _classification(result, "image"),
-            "patient": _classification(result, "patient"),
-        },
+        "classification": classification,
         "thresholds": {model_name(a, b): t for (a, b), t in result.thresholds.items()},
-        "comparisons": _comparisons(result),
+        "comparisons": comparisons,
+        "backbones": list(result.config.backbones),
+        "cautions": _cautions(patients, classification),
         "notes": list(result.notes),
     }

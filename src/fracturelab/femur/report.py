@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from fracturelab.femur.analysis import analyse
+from fracturelab.femur.analysis import MIN_PATIENTS_PER_CLASS, analyse
 from fracturelab.outputs import atomic_write_text
 
 if TYPE_CHECKING:
@@ -74,7 +74,7 @@ def _localisation_table(metrics: dict[str, Any]) -> Block:
 
 def _classification_table(metrics: dict[str, Any]) -> Block:
     header = ["model", "level", "images", "AUC [95 % CI]", "sensitivity", "specificity",
-              "balanced accuracy", "F1", "Brier", "threshold", "n (AFF)"]  # fmt: skip
+              "balanced accuracy", "F1", "Brier", "threshold", "n (AFF)", "caution"]  # fmt: skip
     rows = []
     for level, models in metrics["classification"].items():
         for name, subsets in models.items():
@@ -83,28 +83,43 @@ def _classification_table(metrics: dict[str, Any]) -> Block:
                     [name, level, subset, _auc_text(m), _number(m["sensitivity"]),
                      _number(m["specificity"]), _number(m["balanced_accuracy"]),
                      _number(m["f1"]), _number(m["brier"]), _number(m["threshold"]),
-                     f"{int(m['n'])} ({int(m['n_positive'])})"]
+                     f"{int(m['n'])} ({int(m['n_positive'])})", m.get("caution", "")]
                 )  # fmt: skip
     return ("table", header, rows)
 
 
 def _comparison_table(metrics: dict[str, Any]) -> Block:
-    header = ["A", "B", "level", "AUC A", "AUC B", "difference [95 % CI]", "z", "p (DeLong)"]
+    header = ["A", "B", "level", "AUC A", "AUC B", "difference [95 % CI]", "z", "p (DeLong)",
+              "caution"]  # fmt: skip
     rows = []
     for row in metrics["comparisons"]:
+        caution = row.get("caution", "")
         if "unavailable" in row:
-            rows.append([row["a"], row["b"], row["level"], "-", "-", row["unavailable"], "-", "-"])
+            rows.append(
+                [row["a"], row["b"], row["level"], "-", "-", row["unavailable"], "-", "-", caution]
+            )
             continue
         low, high = row["ci_difference"]
         rows.append(
             [row["a"], row["b"], row["level"], _number(row["auc_a"]), _number(row["auc_b"]),
              f"{row['difference']:+.3f} [{low:+.3f}, {high:+.3f}]", _number(row["z"], 2),
-             _p_value(row["p_value"])]
+             _p_value(row["p_value"]), caution]
         )  # fmt: skip
     return ("table", header, rows)
 
 
+_BACKBONE_NAMES = {"cnn": "CNN", "vit": "ViT"}
+
+
 def _answers(metrics: dict[str, Any]) -> list[str]:
+    """The three questions: localisation AFF vs NFF, patch vs downsampling, CNN vs ViT.
+
+    A question the run cannot answer says so and why; answers that rest on a test set with
+    fewer than :data:`MIN_PATIENTS_PER_CLASS` patients of a class carry a caution.
+    """
+    counts = metrics["dataset"].get("patients_per_class", {}).get("test", {})
+    small = bool(counts) and min(counts.values()) < MIN_PATIENTS_PER_CLASS
+    flag = " Unreliable: small test set, see the caution below." if small else ""
     answers = []
     best = metrics["localisation"]["best"]
     test = metrics["localisation"][best]["test"]
@@ -113,17 +128,32 @@ def _answers(metrics: dict[str, Any]) -> list[str]:
         p = _p_equation(test["mann_whitney_aff_vs_nff"].get("p_value"))
         answers.append(
             f"Localisation ({best} localizer, test set): median error {aff['median']:.2f} {unit} "
-            f"for AFF vs {nff['median']:.2f} {unit} for NFF (Mann-Whitney {p})."
+            f"for AFF vs {nff['median']:.2f} {unit} for NFF (Mann-Whitney {p}).{flag}"
+        )
+    else:
+        answers.append(
+            "Localisation AFF vs NFF: not answered: the test set lacks "
+            f"{'AFF' if not aff.get('n') else 'NFF'} images with a centre."
         )
     image = metrics["classification"]["image"]
     for row in metrics["comparisons"]:
-        if row["level"] != "image" or "unavailable" in row:
+        if row["level"] != "image":
             continue
         a, b = row["a"], row["b"]
+        if "unavailable" in row:
+            answers.append(f"{a} vs {b} (test, per image): not answered: {row['unavailable']}.")
+            continue
         answers.append(
             f"{a} vs {b} (test, per image): AUC {_auc_text(image[a]['test'])} vs "
-            f"{_auc_text(image[b]['test'])}; DeLong {_p_equation(row['p_value'])}."
+            f"{_auc_text(image[b]['test'])}; DeLong {_p_equation(row['p_value'])}.{flag}"
         )
+    backbones = metrics.get("backbones", [])
+    if len(backbones) == 1:
+        only = _BACKBONE_NAMES.get(backbones[0], backbones[0])
+        answers.append(
+            f"CNN vs ViT: not answered: only the {only} was trained; run with --backbones cnn,vit."
+        )
+    answers += [f"Caution: {caution}." for caution in metrics.get("cautions", [])]
     return answers
 
 

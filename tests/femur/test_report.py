@@ -1,0 +1,129 @@
+"""The report's answers and tables on small constructed results (no training)."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fracturelab.femur import report
+from fracturelab.femur.analysis import analyse
+from fracturelab.femur.config import ExperimentConfig
+from fracturelab.femur.data import PreparedImage
+from fracturelab.femur.experiment import ExperimentResult
+from fracturelab.femur.geometry import Letterbox
+from fracturelab.femur.manifest import ManifestRow
+from fracturelab.femur.splits import Splits
+
+
+def _result(
+    tmp_path: Path,
+    test: tuple[int, int],
+    development: tuple[int, int],
+    backbones=("cnn",),
+    perfect_test: bool = True,
+) -> ExperimentResult:
+    """One image per patient; ``test`` and ``development`` are (AFF, NFF) patient counts.
+
+    The patch models rank every AFF test patient above every NFF one (AUC 1) when
+    ``perfect_test``, and separate the classes imperfectly otherwise and on the development
+    images; the downsampling models score at random.
+    """
+    rng = np.random.default_rng(0)
+    plan = [("test", 1)] * test[0] + [("test", 0)] * test[1]
+    plan += [(f"fold{i % 2}", 1) for i in range(development[0])]
+    plan += [(f"fold{i % 2}", 0) for i in range(development[1])]
+    images, assignment = [], []
+    for number, (split, aff) in enumerate(plan):
+        row = ManifestRow(
+            line=number + 2, image=tmp_path / f"p{number}.png", image_text=f"p{number}.png",
+            patient_id=f"P{number:03d}", label="AFF" if aff else "NFF",
+            center_xy_px=(20.0, 15.0), pixel_spacing_mm=0.2,
+        )  # fmt: skip
+        images.append(
+            PreparedImage(
+                row=row,
+                shape=(30, 40),
+                spacing_xy_mm=(0.2, 0.2),
+                localizer_input=np.zeros((32, 32), np.float16),
+                localizer_box=Letterbox.fit((30, 40), 32),
+                baseline_input=np.zeros((32, 32), np.float16),
+                window=np.zeros((30, 40), np.float16),
+                window_origin_xy=(0, 0),
+            )
+        )
+        assignment.append(split)
+    labels = np.array([aff for _, aff in plan])
+    splits = Splits(
+        tuple(i.row.image_text for i in images), tuple(i.row.patient_id for i in images),
+        tuple(i.row.label for i in images), tuple(assignment), 2,
+    )  # fmt: skip
+    truth = np.array([[20.0, 15.0]] * len(plan))
+    probabilities, thresholds = {}, {}
+    for backbone in backbones:
+        is_test = np.array([split == "test" for split, _ in plan])
+        spread = np.where(is_test & perfect_test, 0.2, 0.6)  # 0.6: the classes overlap
+        scores = np.where(labels == 1, 0.7, 0.3) + rng.uniform(-0.5, 0.5, len(plan)) * spread
+        probabilities[("patch", backbone)] = scores
+        probabilities[("downsample", backbone)] = rng.uniform(0, 1, len(plan))
+        thresholds[("patch", backbone)] = thresholds[("downsample", backbone)] = 0.5
+    config = ExperimentConfig(n_folds=2, backbones=tuple(backbones), n_bootstrap=200)
+    return ExperimentResult(
+        tmp_path, config, images, splits,
+        {b: truth + rng.normal(0, 2, truth.shape) for b in backbones},
+        probabilities, thresholds, backbones[0], {},
+    )  # fmt: skip
+
+
+def _markdown(result: ExperimentResult) -> tuple[str, dict]:
+    metrics = analyse(result)
+    return report._markdown(report._blocks(result, metrics, {}), result.out), metrics
+
+
+def test_two_aff_test_patients_carry_a_small_sample_warning(tmp_path: Path) -> None:
+    text, metrics = _markdown(_result(tmp_path, test=(2, 5), development=(12, 12)))
+    patch = metrics["classification"]["image"]["patch-cnn"]
+    assert patch["test"]["auc"] == 1.0 and patch["test"]["auc_ci"] == [1.0, 1.0]
+    assert "1.000 [1.000, 1.000]" in text
+    # Answers: flagged inline, then the reasons, with the chance of AUC 1 at random: 1/C(7, 2).
+    assert "Unreliable: small test set, see the caution below." in text
+    assert (
+        "Caution: small test set: 2 AFF and 5 NFF patients (fewer than 10 of a class), so its "
+        "AUCs, intervals and p-values are unreliable; a model that ranks at random reaches AUC "
+        "1.000 with probability 1 in 21." in text
+    )
+    assert "bootstrap 95 % interval of zero width for patch-cnn (image, test)" in text
+    # Tables: the test rows say why; the 12 + 12 validation rows do not.
+    expected = "small sample (2 AFF / 5 NFF patients); interval of zero width"
+    assert patch["test"]["caution"] == expected
+    assert patch["validation"]["caution"] == ""
+    row = next(line for line in text.splitlines() if line.startswith("| patch-cnn | image | test"))
+    assert row.endswith(f"{expected} |")
+    assert "small validation set" not in text and "(image, validation)" not in text
+    comparison = next(r for r in metrics["comparisons"] if r["level"] == "image")
+    assert comparison["caution"] == "small sample (2 AFF / 5 NFF patients)"
+
+
+def test_enough_patients_give_no_warning(tmp_path: Path) -> None:
+    result = _result(tmp_path, test=(10, 12), development=(12, 12), perfect_test=False)
+    text, metrics = _markdown(result)
+    assert "Caution" not in text and "Unreliable" not in text
+    assert all(not row["caution"] for row in metrics["comparisons"])
+    assert metrics["dataset"]["patients_per_class"]["test"] == {
+        "aff_patients": 10, "nff_patients": 12
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("backbones", "expected"),
+    [
+        (("cnn",), "CNN vs ViT: not answered: only the CNN was trained; run with --backbones"),
+        (("vit",), "CNN vs ViT: not answered: only the ViT was trained; run with --backbones"),
+        (("cnn", "vit"), "patch-cnn vs patch-vit (test, per image): AUC"),
+    ],
+)
+def test_the_third_question_is_answered_or_says_why_not(tmp_path, backbones, expected) -> None:
+    result = _result(tmp_path, (10, 10), (12, 12), backbones=backbones, perfect_test=False)
+    text, _ = _markdown(result)
+    assert expected in text
+    if len(backbones) == 2:
+        assert "not answered" not in text
