@@ -246,3 +246,18 @@ def test_users_change_their_own_password(
     assert _login_status(app, "alice", "alice-new-password") == 200
     rows = _audit(database, "password_change")
     assert [(r["by"], r["new"]) for r in rows] == [(people["alice"].id, {"username": "alice"})]
+
+
+def test_guessing_the_current_password_is_throttled(app: FastAPI) -> None:
+    alice = login(app, "alice")
+    guess = {"current_password": "guess-0000", "new_password": "alice-new-password"}
+    codes = [alice.post("/api/account/password", json=guess).status_code for _ in range(5)]
+    assert codes == [422] * 5
+    right = {"current_password": PASSWORDS["alice"], "new_password": "alice-new-password"}
+    blocked = alice.post("/api/account/password", json=right)
+    assert blocked.status_code == 429 and int(blocked.headers["retry-after"]) > 800
+    assert _login_status(app, "alice", PASSWORDS["alice"]) == 200  # unchanged
+    # other users are not held up
+    bob = login(app, "bob")
+    ok = {"current_password": PASSWORDS["bob"], "new_password": "bob-new-password"}
+    assert bob.post("/api/account/password", json=ok).status_code == 200

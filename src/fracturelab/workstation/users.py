@@ -21,6 +21,7 @@ from fracturelab.workstation.models import ROLES, AuditEvent, User, WebSession
 
 __all__ = [
     "MIN_PASSWORD_LENGTH",
+    "WrongPasswordError",
     "add_user",
     "change_own_password",
     "create_account",
@@ -40,6 +41,10 @@ __all__ = [
 MIN_PASSWORD_LENGTH = 8
 _USERNAME = re.compile(r"[a-z][a-z0-9._-]{1,63}")
 _HASHER = PasswordHasher(type=Type.ID)  # argon2-cffi's RFC 9106 low-memory profile
+
+
+class WrongPasswordError(InputError):
+    """The current password given to :func:`change_own_password` is not the user's."""
 
 
 def hash_password(password: str) -> str:
@@ -331,11 +336,12 @@ def change_own_password(
         How many other sessions ended.
 
     Raises:
-        InputError: If the current password is wrong, or the new one too short or the same.
+        WrongPasswordError: If the current password is wrong.
+        InputError: If the new password is too short or the same as the current one.
 
     """
     if not verify_password(user, current):
-        raise InputError("the current password is wrong; type the password you log in with")
+        raise WrongPasswordError("the current password is wrong; type the password you log in with")
     if new == current:
         raise InputError("the new password is the same as the current one; choose another")
     set_password(user, new)

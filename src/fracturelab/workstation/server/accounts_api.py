@@ -8,6 +8,9 @@ password was reset, and the user's other sessions after a password change.
 
 from __future__ import annotations
 
+import threading
+import time
+from collections import deque
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
@@ -29,6 +32,7 @@ from fracturelab.workstation.server.deps import (
 )
 from fracturelab.workstation.users import (
     MIN_PASSWORD_LENGTH,
+    WrongPasswordError,
     change_own_password,
     create_account,
     list_users,
@@ -41,6 +45,43 @@ __all__ = ["router"]
 router = APIRouter(prefix="/api")
 
 _PASSWORD = Field(min_length=1, max_length=1024)
+#: Wrong current passwords allowed per user in :data:`_WRONG_WINDOW_S` before a 429.
+MAX_WRONG_CURRENT = 5
+_WRONG_WINDOW_S = 900.0
+
+
+class _WrongCurrentPasswords:
+    """Failed "current password" checks per user id in a sliding window (this process)."""
+
+    def __init__(self) -> None:
+        self._times: dict[int, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def retry_after_s(self, user_id: int) -> int:
+        now = time.monotonic()
+        with self._lock:
+            times = self._times.get(user_id)
+            while times and times[0] <= now - _WRONG_WINDOW_S:
+                times.popleft()
+            if not times or len(times) < MAX_WRONG_CURRENT:
+                return 0
+            return int(times[0] + _WRONG_WINDOW_S - now) + 1
+
+    def failed(self, user_id: int) -> None:
+        with self._lock:
+            self._times.setdefault(user_id, deque()).append(time.monotonic())
+
+
+def _wrong_current(request: Request) -> _WrongCurrentPasswords:
+    state = request.app.state
+    with _STATE_LOCK:
+        if not hasattr(state, "wrong_current_passwords"):
+            state.wrong_current_passwords = _WrongCurrentPasswords()
+        counter: _WrongCurrentPasswords = state.wrong_current_passwords
+    return counter
+
+
+_STATE_LOCK = threading.Lock()
 
 
 def _admin_writer(auth: Annotated[Auth, Depends(require_csrf)]) -> Auth:
@@ -175,7 +216,19 @@ def post_reset(
 def post_own_password(
     body: PasswordChangeIn, request: Request, auth: Writer, session: DbSession
 ) -> dict[str, Any]:
-    """Change the logged-in user's password; their other browser sessions end."""
+    """Change the logged-in user's password; their other browser sessions end.
+
+    After :data:`MAX_WRONG_CURRENT` wrong current passwords in 15 minutes the user must wait
+    (429), so that a stolen session cannot be used to guess the password.
+    """
+    wrong = _wrong_current(request)
+    wait_s = wrong.retry_after_s(auth.user.id)
+    if wait_s:
+        raise HTTPException(
+            429,
+            f"too many wrong current passwords; try again in {wait_s} s",
+            headers={"Retry-After": str(wait_s)},
+        )
 
     def work() -> int:
         return change_own_password(
@@ -185,6 +238,9 @@ def post_own_password(
 
     try:
         ended = write(session, work)
+    except WrongPasswordError as error:
+        wrong.failed(auth.user.id)
+        raise HTTPException(422, str(error)) from None
     except InputError as error:
         raise HTTPException(422, str(error)) from None
     return {"username": auth.user.username, "sessions_ended": ended}
