@@ -20,11 +20,14 @@ demo: setup
 	@echo "Open demo/results/overview.png; numbers in demo/results/vertebrae.json and .csv"
 
 # Femur radiographs: a small synthetic set, a CNN-only experiment (about 2 minutes on 2 cores),
-# then prediction on two of the radiographs with the model the experiment chose.
+# then prediction with the model the experiment chose on two held-out test images (the first
+# AFF and the first NFF image of the test split in demo/femur-run/splits.csv), which no model
+# trained on.
+FEMUR_TEST_IMAGES = import csv; rows = [r for r in csv.DictReader(open('demo/femur-run/splits.csv')) if r['split'] == 'test']; print(*('demo/femur-data/' + next(r['image'] for r in rows if r['label'] == k) for k in ('AFF', 'NFF')))
 demo-femur: setup
 	$(BIN)/fracturelab synth femur --out demo/femur-data --n 120 --min-size 600 --max-size 1200 --seed 1
 	$(BIN)/fracturelab femur experiment --manifest demo/femur-data/manifest.csv --out demo/femur-run --folds 2 --backbones cnn --epochs 25 --localizer-epochs 40
-	$(BIN)/fracturelab femur predict demo/femur-data/images/P0001_1.png demo/femur-data/images/P0002_1.png --model demo/femur-run/models/best --out demo/femur-predictions
+	$(BIN)/fracturelab femur predict $$($(BIN)/python -c "$(FEMUR_TEST_IMAGES)") --model demo/femur-run/models/best --out demo/femur-predictions
 	@echo "Open demo/femur-run/report.html; predictions in demo/femur-predictions/"
 
 # Labelling workstation: synthetic cases, an admin and two readers (passwords printed), then
