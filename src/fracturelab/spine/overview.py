@@ -1,10 +1,26 @@
-"""The overview picture: a straightened sagittal reformat along the spine.
+"""The overview picture: a sagittal reformat of the spine with the measurement drawn on it.
 
-Graded vertebrae are coloured by Genant grade and named with level, grade and height loss.
+Graded vertebrae are coloured by Genant grade and named with level, grade and height loss. Where
+a vertebra carries ``measurement_points_mm`` (the superior and inferior endplate points of Ha,
+Hm and Hp, LPS mm), the three height lines and their six end points are drawn, so a reader can
+check at a glance where each height was measured.
+
+The reformat is one of two kinds (:func:`plan_reformat`):
+
+* ``straightened``: a curved planar reformat along a smooth curve through the centres of the
+  measured vertebrae, so a whole curved spine stands upright in one picture;
+* ``oblique``: a plain oblique sagittal plane through the vertebrae's centres, spanned by their
+  mean superior and mean anterior axes. It is used when the curve is poorly determined: fewer
+  than four measured vertebrae, a sharp turn between neighbouring centres, centres that
+  disagree with the vertebrae's own axes, or a bend so tight that the straightened image would
+  fold onto itself (on small crops the curve through two or three biased centres fans out or
+  tilts the picture).
 """
 
 from __future__ import annotations
 
+import textwrap
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +31,16 @@ from fracturelab.imaging import Volume
 from fracturelab.outputs import atomic_path
 from fracturelab.spine.report import SpineReport, VertebraResult
 
-__all__ = ["GRADE_COLOURS", "render_overview", "straightened_sagittal"]
+__all__ = [
+    "GRADE_COLOURS",
+    "MARKER_COLOUR",
+    "MEASUREMENT_LINE_COLOUR",
+    "SagittalReformat",
+    "plan_reformat",
+    "render_overview",
+    "render_vertebra",
+    "sample_reformat",
+]
 
 #: Colour of each status/grade in the overview (also used by other views).
 GRADE_COLOURS: dict[str, str] = {
@@ -26,66 +51,158 @@ GRADE_COLOURS: dict[str, str] = {
     "incomplete": "#9e9e9e",
     "failed": "#9467bd",
 }
+#: Colour of the six endplate points where Ha, Hm and Hp were measured (hollow circles).
+MARKER_COLOUR = "#ff00ff"
+#: Colour of the three height lines joining those points.
+MEASUREMENT_LINE_COLOUR = "#00e5ff"
 
 _BONE_WINDOW_HU = (-250.0, 1250.0)
 _ANTERIOR_MM = 70.0
 _POSTERIOR_MM = 80.0
 _END_EXTENSION_MM = 30.0
 _SLAB_OFFSETS_MM = (-2.0, -1.0, 0.0, 1.0, 2.0)
+_MIN_CURVE_ANCHORS = 4
+_MAX_TURN_DEG = 30.0
+_MAX_AXIS_DISAGREEMENT_DEG = 35.0
+_MIN_CURVE_SPAN_MM = 60.0
+_PATIENT_SUPERIOR = np.array([0.0, 0.0, 1.0])
+_PATIENT_ANTERIOR = np.array([0.0, -1.0, 0.0])
+_HEIGHTS = ("anterior", "middle", "posterior")
 
 Array = npt.NDArray[np.float64]
 
 
-def straightened_sagittal(
-    ct: Volume, labels: Volume, report: SpineReport, step_mm: float = 0.75
-) -> tuple[Array, npt.NDArray[np.int64], Array]:
-    """Resample the CT along the spine into a straightened mid-sagittal image.
+@dataclass(frozen=True)
+class SagittalReformat:
+    """Where each pixel of a sagittal reformat lies in the patient (LPS mm).
 
-    Rows follow the spine curve from head (row 0) to foot; columns run from anterior (column 0)
-    to posterior, so the patient faces left as in a radiological sagittal view. Each pixel is the
-    mean over a 4 mm thick slab across the midline.
+    Row ``i`` is centred on ``points_mm[i]`` and spans the plane of ``anterior[i]`` and
+    ``right[i]`` (normal ``superior[i]``); column ``j`` lies ``across_mm[j]`` mm towards
+    ``anterior[i]``. Rows run from head (row 0) to foot, columns from anterior to posterior.
+
+    Args:
+        kind: ``straightened`` (along the spine curve) or ``oblique`` (one plane).
+        reason: Why this kind was chosen, in words.
+        points_mm: Row centres, shape ``(rows, 3)``.
+        superior: Unit head-wards direction of each row, shape ``(rows, 3)``.
+        anterior: Unit anterior direction of each row, shape ``(rows, 3)``.
+        right: Unit direction to the patient's right, shape ``(rows, 3)``.
+        across_mm: Anterior distance of each column from the row centre, decreasing,
+            shape ``(cols,)``.
+        step_mm: Pixel size along and across, mm.
+
+    """
+
+    kind: str
+    reason: str
+    points_mm: Array
+    superior: Array
+    anterior: Array
+    right: Array
+    across_mm: Array
+    step_mm: float
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """``(rows, cols)`` of the image."""
+        return len(self.points_mm), len(self.across_mm)
+
+    def grid_mm(self, offset_mm: float = 0.0) -> Array:
+        """LPS position of every pixel, ``offset_mm`` to the right; shape ``(rows, cols, 3)``."""
+        return np.asarray(
+            self.points_mm[:, None, :]
+            + self.across_mm[None, :, None] * self.anterior[:, None, :]
+            + offset_mm * self.right[:, None, :],
+            dtype=float,
+        )
+
+    def project(self, points_mm: npt.ArrayLike) -> Array:
+        """Fractional ``(row, col)`` of LPS points in the image; NaN where a point is off it.
+
+        A point belongs to the row whose plane contains it (found by interpolating between the
+        two rows whose planes bracket it); among several such rows the nearest one is taken.
+
+        Args:
+            points_mm: LPS points, shape ``(N, 3)``.
+
+        Returns:
+            Pixel coordinates, shape ``(N, 2)``.
+
+        """
+        points = np.atleast_2d(np.asarray(points_mm, dtype=float))
+        result = np.full((len(points), 2), np.nan)
+        for n, point in enumerate(points):
+            offset = point[None, :] - self.points_mm
+            along = np.sum(offset * self.superior, axis=1)
+            crossings = np.flatnonzero((along[:-1] <= 0.0) & (along[1:] > 0.0))
+            best = np.inf
+            for i in crossings:
+                t = along[i] / (along[i] - along[i + 1])
+                a, b = offset[i], offset[i + 1]
+                across = (1 - t) * a @ self.anterior[i] + t * b @ self.anterior[i + 1]
+                side = (1 - t) * a @ self.right[i] + t * b @ self.right[i + 1]
+                if abs(side) < best:
+                    best = abs(side)
+                    result[n] = (i + t, (self.across_mm[0] - across) / self.step_mm)
+        off = (result[:, 1] < -0.5) | (result[:, 1] > len(self.across_mm) - 0.5)
+        result[off] = np.nan
+        return result
+
+
+def plan_reformat(report: SpineReport, step_mm: float = 0.75) -> SagittalReformat:
+    """Choose and lay out the overview's reformat: along the spine curve, or one oblique plane.
+
+    Args:
+        report: The analysis, whose vertebra centres and axes define the spine.
+        step_mm: Pixel size along and across, mm.
+
+    Returns:
+        The reformat; ``kind`` and ``reason`` say which was chosen and why.
+
+    """
+    across = np.arange(_ANTERIOR_MM, -_POSTERIOR_MM - step_mm / 2, -step_mm)
+    anchors = [v for v in report.vertebrae if _is_anchor(v)]
+    problem = _curve_problem(anchors, float(np.abs(across).max()))
+    if problem is None:
+        return _straightened(anchors, report.vertebrae, across, step_mm)
+    return _oblique(report.vertebrae, anchors, across, step_mm, problem)
+
+
+def sample_reformat(
+    ct: Volume,
+    labels: Volume,
+    reformat: SagittalReformat,
+    slab_offsets_mm: tuple[float, ...] = _SLAB_OFFSETS_MM,
+) -> tuple[Array, npt.NDArray[np.int64]]:
+    """Resample the CT (slab mean, linear) and the label map (mid-plane, nearest) on a reformat.
 
     Args:
         ct: The CT, HU.
         labels: The label map on the CT's grid.
-        report: The analysis, whose vertebra positions and axes define the curve.
-        step_mm: Pixel size in mm along and across the curve.
+        reformat: Where the pixels lie.
+        slab_offsets_mm: Right-ward offsets of the planes averaged into each CT pixel (mm).
 
     Returns:
-        CT image ``(rows, cols)`` in HU, label image of the same shape, and the arc position
-        (mm) of each vertebra's centre, in report order, shape ``(n_vertebrae,)``.
+        CT image in HU and label image, both of shape ``reformat.shape``; outside the scan the
+        CT reads -1000 HU and the labels 0.
 
     """
     from scipy import ndimage
 
-    centres, anteriors = _anchors(report)
-    arc, points, tangents = _curve(centres, step_mm)
-    anterior = _interpolate_directions(arc, _arc_positions(arc, points, centres), anteriors)
-    anterior = anterior - np.sum(anterior * tangents, axis=1, keepdims=True) * tangents
-    anterior /= np.linalg.norm(anterior, axis=1, keepdims=True)
-    right = np.cross(anterior, tangents)
-    across = np.arange(_ANTERIOR_MM, -_POSTERIOR_MM - step_mm, -step_mm)
-    image = np.zeros((len(arc), len(across)))
-    label_image = np.zeros((len(arc), len(across)), dtype=np.int64)
-    for offset in _SLAB_OFFSETS_MM:
-        grid = (
-            points[:, None, :]
-            + across[None, :, None] * anterior[:, None, :]
-            + offset * right[:, None, :]
-        )
-        index = ct.world_to_index(grid.reshape(-1, 3)).T
+    image = np.zeros(reformat.shape)
+    for offset in slab_offsets_mm:
+        index = ct.world_to_index(reformat.grid_mm(offset).reshape(-1, 3)).T
         values = ndimage.map_coordinates(ct.array, index, order=1, mode="constant", cval=-1000.0)
-        image += values.reshape(image.shape) / len(_SLAB_OFFSETS_MM)
-        if offset == 0.0:
-            nearest = ndimage.map_coordinates(labels.array, index, order=0, mode="constant")
-            label_image = nearest.reshape(image.shape).astype(np.int64)
-    return image, label_image, _arc_positions(arc, points, centres)
+        image += values.reshape(image.shape) / len(slab_offsets_mm)
+    index = labels.world_to_index(reformat.grid_mm(0.0).reshape(-1, 3)).T
+    nearest = ndimage.map_coordinates(labels.array, index, order=0, mode="constant")
+    return image, nearest.reshape(image.shape).astype(np.int64)
 
 
 def render_overview(
     ct: Volume, labels: Volume, report: SpineReport, path: str | Path, title: str | None = None
 ) -> Path:
-    """Draw the straightened sagittal overview with vertebrae coloured by grade; write a PNG.
+    """Draw the sagittal overview with vertebrae coloured by grade and heights marked; write a PNG.
 
     Args:
         ct: The CT, HU.
@@ -104,39 +221,40 @@ def render_overview(
     import matplotlib.pyplot as plt
     from matplotlib.patches import Patch
 
-    step = 0.75
-    image, label_image, arc_of = straightened_sagittal(ct, labels, report, step_mm=step)
+    reformat = plan_reformat(report)
+    image, label_image = sample_reformat(ct, labels, reformat)
+    step = reformat.step_mm
     height_mm, width_mm = image.shape[0] * step, image.shape[1] * step
     figure_height = float(np.clip(height_mm / 45.0, 5.0, 14.0))
     fig, ax = plt.subplots(figsize=(figure_height * width_mm / height_mm + 3.6, figure_height))
-    extent = (-_ANTERIOR_MM, _POSTERIOR_MM, height_mm, 0.0)
-    ax.imshow(image, cmap="gray", vmin=_BONE_WINDOW_HU[0], vmax=_BONE_WINDOW_HU[1], extent=extent)
-    overlay = np.zeros((*image.shape, 4))
-    for vertebra in report.vertebrae:
-        overlay[label_image == vertebra.label] = matplotlib.colors.to_rgba(
-            GRADE_COLOURS[_colour_key(vertebra)], alpha=0.38
-        )
-    ax.imshow(overlay, extent=extent, interpolation="nearest")
-    for vertebra, arc in zip(report.vertebrae, arc_of, strict=True):
+    _draw_image(ax, image, label_image, reformat, report.vertebrae)
+    for vertebra, row_mm in zip(
+        report.vertebrae, _rows_mm(reformat, report.vertebrae), strict=True
+    ):
         ax.annotate(
             _caption(vertebra),
-            xy=(_POSTERIOR_MM, arc),
-            xytext=(_POSTERIOR_MM + 4, arc),
+            xy=(_POSTERIOR_MM, row_mm),
+            xytext=(_POSTERIOR_MM + 4, row_mm),
             va="center",
             fontsize=8.5,
             color=GRADE_COLOURS[_colour_key(vertebra)],
             annotation_clip=False,
             fontweight="bold" if vertebra.is_fractured else "normal",
         )
+    _draw_measurements(ax, reformat, report.vertebrae)
     ax.set_xlabel("anterior  <-  mm  ->  posterior")
-    ax.set_ylabel("along the spine (mm, head at top)")
+    if reformat.kind == "straightened":
+        ax.set_ylabel("along the spine (mm, head at top)")
+    else:
+        ax.set_ylabel("along the mean superior axis (mm, head at top)")
     summary = report.summary
-    ax.set_title(
-        title
-        or f"{summary['n_graded']} graded, {summary['n_fractured']} fractured "
-        f"(max grade {summary['max_grade'] if summary['max_grade'] is not None else '-'})",
-        fontsize=10,
+    heading = title or (
+        f"{summary['n_graded']} graded, {summary['n_fractured']} fractured "
+        f"(max grade {summary['max_grade'] if summary['max_grade'] is not None else '-'})"
     )
+    if reformat.kind == "oblique":
+        heading += "\n" + textwrap.fill("oblique sagittal plane: " + reformat.reason, 60)
+    ax.set_title(heading, fontsize=10 if reformat.kind == "straightened" else 8)
     handles = [
         Patch(color=GRADE_COLOURS[key], label=name)
         for key, name in (
@@ -145,11 +263,146 @@ def render_overview(
         )
     ]  # fmt: skip
     ax.legend(handles=handles, loc="lower left", fontsize=7, framealpha=0.7)
-    fig.subplots_adjust(left=0.12, right=0.62, top=0.95, bottom=0.07)
+    top = 0.95 if reformat.kind == "straightened" else 0.9
+    fig.subplots_adjust(left=0.12, right=0.62, top=top, bottom=0.07)
     with atomic_path(path) as temporary:
         fig.savefig(temporary, dpi=110, format="png")
     plt.close(fig)
     return Path(path)
+
+
+def render_vertebra(
+    ct: Volume,
+    labels: Volume,
+    vertebra: VertebraResult,
+    path: str | Path,
+    title: str | None = None,
+    half_size_mm: float = 40.0,
+    step_mm: float = 0.4,
+) -> Path:
+    """Draw one vertebra's own mid-sagittal slice with its outline and height points; write a PNG.
+
+    The plane passes through the body centre and is spanned by the vertebra's superior and
+    anterior axes (the plane its heights were measured in); without them, through its centroid,
+    spanned by the patient's superior and anterior directions. The slice is 2 mm thick.
+
+    Args:
+        ct: The CT, HU.
+        labels: The label map on the CT's grid.
+        vertebra: The vertebra to show.
+        path: Where to write the PNG (atomically).
+        title: Title over the image; defaults to level, status, grade and heights.
+        half_size_mm: Half the side of the square shown, mm.
+        step_mm: Pixel size, mm.
+
+    Returns:
+        The PNG path.
+
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    centre = np.asarray(vertebra.body_center_mm or vertebra.centroid_mm, dtype=float)
+    superior = np.asarray(vertebra.superior_axis or _PATIENT_SUPERIOR, dtype=float)
+    anterior = np.asarray(vertebra.anterior_axis or _PATIENT_ANTERIOR, dtype=float)
+    across = np.arange(half_size_mm, -half_size_mm - step_mm / 2, -step_mm)
+    reformat = _plane(
+        "one vertebra", centre, superior, anterior, (half_size_mm, -half_size_mm), across, step_mm
+    )
+    image, label_image = sample_reformat(ct, labels, reformat, (-1.0, 0.0, 1.0))
+    fig, ax = plt.subplots(figsize=(4.2, 4.4))
+    _draw_image(ax, image, label_image, reformat, [vertebra], outline=True)
+    _draw_measurements(ax, reformat, [vertebra])
+    ax.set_xlabel("anterior  <-  mm  ->  posterior", fontsize=8)
+    ax.tick_params(labelsize=7)
+    ax.set_title(title or _vertebra_title(vertebra), fontsize=8)
+    fig.tight_layout()
+    with atomic_path(path) as temporary:
+        fig.savefig(temporary, dpi=100, format="png")
+    plt.close(fig)
+    return Path(path)
+
+
+# --- drawing ------------------------------------------------------------------------------
+
+
+def _draw_image(
+    ax: Any,
+    image: Array,
+    label_image: npt.NDArray[np.int64],
+    reformat: SagittalReformat,
+    vertebrae: list[VertebraResult],
+    outline: bool = False,
+) -> None:
+    import matplotlib
+
+    step = reformat.step_mm
+    extent = (
+        -float(reformat.across_mm[0]) - step / 2,
+        -float(reformat.across_mm[-1]) + step / 2,
+        image.shape[0] * step - step / 2,
+        -step / 2,
+    )
+    ax.imshow(image, cmap="gray", vmin=_BONE_WINDOW_HU[0], vmax=_BONE_WINDOW_HU[1], extent=extent)
+    if outline:
+        for vertebra in vertebrae:
+            mask = (label_image == vertebra.label).astype(float)
+            if mask.any():
+                ax.contour(
+                    mask,
+                    levels=[0.5],
+                    colors=[GRADE_COLOURS[_colour_key(vertebra)]],
+                    linewidths=1.0,
+                    extent=(extent[0], extent[1], extent[3], extent[2]),
+                    origin="upper",
+                )
+        return
+    overlay = np.zeros((*image.shape, 4))
+    for vertebra in vertebrae:
+        overlay[label_image == vertebra.label] = matplotlib.colors.to_rgba(
+            GRADE_COLOURS[_colour_key(vertebra)], alpha=0.38
+        )
+    ax.imshow(overlay, extent=extent, interpolation="nearest")
+
+
+def _draw_measurements(
+    ax: Any, reformat: SagittalReformat, vertebrae: list[VertebraResult]
+) -> None:
+    """Height lines and their end points, in figure mm (x = -across, y = mm from the top)."""
+    for vertebra in vertebrae:
+        points = _measurement_points(vertebra)
+        if points is None:
+            continue
+        pixels = reformat.project(points)
+        if np.isnan(pixels).any():
+            continue
+        x = -(reformat.across_mm[0] - pixels[:, 1] * reformat.step_mm)
+        y = pixels[:, 0] * reformat.step_mm
+        for k in range(0, len(points), 2):
+            ax.plot(x[k : k + 2], y[k : k + 2], color=MEASUREMENT_LINE_COLOUR, linewidth=1.0)
+        ax.plot(
+            x, y, linestyle="none", marker="o", markersize=4.5, markerfacecolor="none",
+            markeredgecolor=MARKER_COLOUR, markeredgewidth=1.2,
+        )  # fmt: skip
+
+
+def _measurement_points(vertebra: VertebraResult) -> Array | None:
+    """The six points, superior then inferior for anterior, middle, posterior; ``(6, 3)``."""
+    points = getattr(vertebra, "measurement_points_mm", None)
+    if not isinstance(points, dict):
+        return None
+    rows: list[list[float]] = []
+    for key in _HEIGHTS:
+        pair = points.get(key)
+        if pair is None or len(pair) != 2:
+            continue
+        rows.extend([list(pair[0]), list(pair[1])])
+    array = np.asarray(rows, dtype=float)
+    if array.size == 0 or array.shape[1:] != (3,) or not np.isfinite(array).all():
+        return None
+    return array
 
 
 def _colour_key(vertebra: VertebraResult) -> str:
@@ -169,49 +422,201 @@ def _caption(vertebra: VertebraResult) -> str:
     return text
 
 
-def _anchors(report: SpineReport) -> tuple[Array, Array]:
-    centres, anteriors = [], []
-    for vertebra in report.vertebrae:
-        centres.append(vertebra.body_center_mm or vertebra.centroid_mm)
-        anteriors.append(vertebra.anterior_axis or [0.0, -1.0, 0.0])
-    return np.array(centres, dtype=float), np.array(anteriors, dtype=float)
+def _vertebra_title(vertebra: VertebraResult) -> str:
+    text = _caption(vertebra)
+    heights = vertebra.heights_mm or {}
+    if heights:
+        text += "\n" + "  ".join(
+            f"H{key[0]} {heights[key]:.1f}" for key in _HEIGHTS if key in heights
+        )
+        text += " mm"
+    return text
 
 
-def _curve(centres: Array, step_mm: float) -> tuple[Array, Array, Array]:
-    """Points and unit tangents (head-wards) every ``step_mm`` along a smooth spine curve."""
+# --- layout -------------------------------------------------------------------------------
+
+
+def _is_anchor(vertebra: VertebraResult) -> bool:
+    """Measured vertebrae: their body centres and axes are trustworthy."""
+    return (
+        vertebra.status == "graded"
+        and vertebra.body_center_mm is not None
+        and vertebra.superior_axis is not None
+        and vertebra.anterior_axis is not None
+    )
+
+
+def _centre(vertebra: VertebraResult) -> Array:
+    return np.asarray(vertebra.body_center_mm or vertebra.centroid_mm, dtype=float)
+
+
+def _curve_problem(anchors: list[VertebraResult], farthest_mm: float) -> str | None:
+    """Why a curve through the anchors' centres cannot be trusted, or ``None``.
+
+    Args:
+        anchors: Measured vertebrae, cranio-caudal.
+        farthest_mm: Largest distance of an image column from the curve; a tighter bend
+            than this folds the straightened image.
+
+    """
+    if len(anchors) < _MIN_CURVE_ANCHORS:
+        count = f"{len(anchors)} measured vertebra" + ("" if len(anchors) == 1 else "e")
+        return f"{count}, too few to follow the spine's curve"
+    centres = np.array([_centre(v) for v in anchors])
+    steps = np.diff(centres, axis=0)
+    lengths = np.linalg.norm(steps, axis=1)
+    if np.any(lengths < 1.0):
+        return "two measured vertebrae share one centre"
+    if lengths.sum() < _MIN_CURVE_SPAN_MM:
+        return f"the measured vertebrae span only {lengths.sum():.0f} mm"
+    directions = steps / lengths[:, None]
+    for i in range(len(directions) - 1):
+        turn = _angle_deg(directions[i], directions[i + 1])
+        if turn > _MAX_TURN_DEG:
+            return (
+                f"the line of centres turns by {turn:.0f} degrees at {anchors[i + 1].level}, "
+                "too sharply to follow"
+            )
+    for i, direction in enumerate(directions):
+        axes = np.asarray(anchors[i].superior_axis) + np.asarray(anchors[i + 1].superior_axis)
+        disagreement = _angle_deg(-direction, axes)
+        if disagreement > _MAX_AXIS_DISAGREEMENT_DEG:
+            return (
+                f"the centres of {anchors[i].level} and {anchors[i + 1].level} lie "
+                f"{disagreement:.0f} degrees off their superior axes"
+            )
+    for i in range(1, len(centres) - 1):
+        radius = _circumradius(centres[i - 1], centres[i], centres[i + 1])
+        if radius < farthest_mm:
+            return (
+                f"the spine bends at {anchors[i].level} with a radius of {radius:.0f} mm, "
+                "which would fold the straightened image"
+            )
+    return None
+
+
+def _circumradius(a: Array, b: Array, c: Array) -> float:
+    """Radius (mm) of the circle through three points; infinite for collinear points."""
+    area2 = float(np.linalg.norm(np.cross(b - a, c - a)))
+    if area2 < 1e-9:
+        return float("inf")
+    sides = np.linalg.norm(b - a) * np.linalg.norm(c - b) * np.linalg.norm(c - a)
+    return float(sides / (2.0 * area2))
+
+
+def _straightened(
+    anchors: list[VertebraResult],
+    vertebrae: list[VertebraResult],
+    across: Array,
+    step_mm: float,
+) -> SagittalReformat:
+    """The curved reformat along a smoothing spline through the anchors' centres."""
     from scipy.interpolate import make_splprep
 
-    order = np.argsort(-centres[:, 2], kind="stable") if len(centres) > 1 else np.arange(1)
-    ordered = centres[order]
-    if len(ordered) == 1 or np.ptp(ordered, axis=0).max() < 1e-3:
-        start = ordered[0] + np.array([0.0, 0.0, 40.0])
-        ordered = np.array([start, ordered[0] - np.array([0.0, 0.0, 40.0])])
-    keep = np.r_[True, np.linalg.norm(np.diff(ordered, axis=0), axis=1) > 1e-3]
-    ordered = ordered[keep]
-    degree = min(3, len(ordered) - 1)
-    smoothing: dict[str, Any] = {"s": len(ordered) * 4.0} if degree >= 3 else {"s": 0}
-    spline, u = make_splprep(ordered.T, k=degree, **smoothing)
+    centres = np.array([_centre(v) for v in anchors])
+    smoothing: dict[str, Any] = {"s": len(centres) * 4.0}
+    spline, u = make_splprep(centres.T, k=3, **smoothing)
     dense = np.linspace(u[0], u[-1], 400)
+    first = np.asarray(spline.derivative()(dense)).T
     pts = np.asarray(spline(dense)).T
     lengths = np.r_[0.0, np.cumsum(np.linalg.norm(np.diff(pts, axis=0), axis=1))]
-    arc = np.arange(-_END_EXTENSION_MM, lengths[-1] + _END_EXTENSION_MM + step_mm, step_mm)
+    head_tangent = _unit(-first[0])
+    foot_tangent = _unit(-first[-1])
+    others = np.array([_centre(v) for v in vertebrae])
+    head = max(_END_EXTENSION_MM, float(((others - pts[0]) @ head_tangent).max()) + 25.0)
+    foot = max(_END_EXTENSION_MM, float(((pts[-1] - others) @ foot_tangent).max()) + 25.0)
+    arc = np.arange(-head, lengths[-1] + foot + step_mm / 2, step_mm)
     inner = np.clip(arc, 0.0, lengths[-1])
     param = np.interp(inner, lengths, dense)
     points = np.asarray(spline(param)).T
     tangents = -np.asarray(spline.derivative()(param)).T  # head-wards: the curve runs downwards
     tangents /= np.linalg.norm(tangents, axis=1, keepdims=True)
-    beyond = arc - inner  # straight extensions past both ends
-    points = points - beyond[:, None] * tangents
-    return arc - arc[0], points, tangents
-
-
-def _arc_positions(arc: Array, points: Array, centres: Array) -> Array:
-    distances = np.linalg.norm(points[None, :, :] - centres[:, None, :], axis=2)
-    return np.asarray(arc[np.argmin(distances, axis=1)], dtype=float)
-
-
-def _interpolate_directions(arc: Array, anchors_arc: Array, directions: Array) -> Array:
-    order = np.argsort(anchors_arc)
-    return np.stack(
-        [np.interp(arc, anchors_arc[order], directions[order, axis]) for axis in range(3)], axis=1
+    points = points - (arc - inner)[:, None] * tangents  # straight past both ends
+    anchor_rows = _nearest_rows(points, centres)
+    order = np.argsort(anchor_rows)
+    anteriors = np.array([v.anterior_axis for v in anchors], dtype=float)[order]
+    anterior = np.stack(
+        [np.interp(np.arange(len(points)), anchor_rows[order], anteriors[:, k]) for k in range(3)],
+        axis=1,
     )
+    anterior -= np.sum(anterior * tangents, axis=1, keepdims=True) * tangents
+    anterior /= np.linalg.norm(anterior, axis=1, keepdims=True)
+    right = np.cross(anterior, tangents)
+    reason = f"a smooth curve through the centres of {len(anchors)} measured vertebrae"
+    return SagittalReformat(
+        "straightened", reason, points, tangents, anterior, right, across, step_mm
+    )
+
+
+def _oblique(
+    vertebrae: list[VertebraResult],
+    anchors: list[VertebraResult],
+    across: Array,
+    step_mm: float,
+    reason: str,
+) -> SagittalReformat:
+    """One plane through the centres, spanned by the mean superior and anterior axes."""
+    used = anchors or vertebrae
+    origin = np.mean([_centre(v) for v in used], axis=0)
+    superiors = [v.superior_axis for v in anchors if v.superior_axis is not None]
+    anteriors = [v.anterior_axis for v in anchors if v.anterior_axis is not None]
+    superior = _unit(np.sum(superiors, axis=0)) if superiors else _PATIENT_SUPERIOR
+    anterior = np.sum(anteriors, axis=0) if anteriors else _PATIENT_ANTERIOR
+    if abs(float(np.dot(_unit(anterior), superior))) > 0.95:
+        anterior = _PATIENT_ANTERIOR
+    along = np.array([(_centre(v) - origin) @ superior for v in vertebrae])
+    top = float(along.max()) + _END_EXTENSION_MM
+    bottom = float(along.min()) - _END_EXTENSION_MM
+    return _plane(reason, origin, superior, anterior, (top, bottom), across, step_mm)
+
+
+def _plane(
+    reason: str,
+    origin: Array,
+    superior: Array,
+    anterior: Array,
+    top_bottom_mm: tuple[float, float],
+    across: Array,
+    step_mm: float,
+) -> SagittalReformat:
+    """An oblique plane: rows from ``top`` to ``bottom`` mm along ``superior`` from ``origin``."""
+    s = _unit(superior)
+    a = _unit(anterior - np.dot(anterior, s) * s)
+    along = np.arange(top_bottom_mm[0], top_bottom_mm[1] - step_mm / 2, -step_mm)
+    points = origin[None, :] + along[:, None] * s[None, :]
+    rows = len(points)
+    return SagittalReformat(
+        "oblique",
+        reason,
+        points,
+        np.tile(s, (rows, 1)),
+        np.tile(a, (rows, 1)),
+        np.tile(np.cross(a, s), (rows, 1)),
+        across,
+        step_mm,
+    )
+
+
+def _rows_mm(reformat: SagittalReformat, vertebrae: list[VertebraResult]) -> Array:
+    """Position (mm from the top row) of each vertebra's centre in the picture."""
+    centres = np.array([_centre(v) for v in vertebrae]) if vertebrae else np.zeros((0, 3))
+    rows = reformat.project(centres)[:, 0] if len(centres) else np.zeros(0)
+    fallback = _nearest_rows(reformat.points_mm, centres).astype(float)
+    return np.where(np.isnan(rows), fallback, rows) * reformat.step_mm
+
+
+def _nearest_rows(points: Array, centres: Array) -> npt.NDArray[np.int64]:
+    if len(centres) == 0:
+        return np.zeros(0, dtype=np.int64)
+    distances = np.linalg.norm(points[None, :, :] - centres[:, None, :], axis=2)
+    return np.asarray(np.argmin(distances, axis=1), dtype=np.int64)
+
+
+def _unit(vector: npt.ArrayLike) -> Array:
+    v = np.asarray(vector, dtype=float)
+    return np.asarray(v / np.linalg.norm(v), dtype=float)
+
+
+def _angle_deg(u: Array, v: Array) -> float:
+    cosine = np.dot(u, v) / (np.linalg.norm(u) * np.linalg.norm(v))
+    return float(np.degrees(np.arccos(np.clip(cosine, -1.0, 1.0))))
