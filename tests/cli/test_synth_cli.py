@@ -61,10 +61,27 @@ def test_anisotropic_spacing_and_field_of_view(tmp_path: Path) -> None:
     assert "Cut by the field of view" in result.stdout
 
 
+def test_mask_error_spoils_the_label_map_and_is_recorded(tmp_path: Path) -> None:
+    common = ["--levels", "L1-L2", "--spacing", "3", "--seed", "2"]
+    assert runner.invoke(app, ["spine", "--out", str(tmp_path / "a"), *common]).exit_code == 0
+    result = runner.invoke(
+        app, ["spine", "--out", str(tmp_path / "b"), *common, "--mask-error", "erode"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "--mask-error erode" in result.stdout
+    truth = json.loads((tmp_path / "b" / "truth.json").read_text())
+    assert truth["parameters"]["mask_error"] == "erode"
+    clean, eroded = (read_volume(tmp_path / d / "vertebrae.nii.gz").array for d in "ab")
+    assert 0 < (eroded > 0).sum() < (clean > 0).sum()
+    ct = [read_volume(tmp_path / d / "ct.nii.gz").array for d in "ab"]
+    assert (ct[0] == ct[1]).all()
+
+
 def test_help_lists_the_options() -> None:
     result = runner.invoke(app, ["spine", "--help"])
     assert result.exit_code == 0
-    for option in ("--out", "--fractures", "--levels", "--spacing", "--orientation", "--labels"):
+    for option in ("--out", "--fractures", "--levels", "--spacing", "--orientation", "--labels",
+                   "--mask-error"):  # fmt: skip
         assert option in result.stdout
 
 
@@ -86,6 +103,11 @@ def test_help_lists_the_options() -> None:
         (["--noise", "-5"], "error: --noise -5.0 is not valid"),
         (["--seed", "-1"], "error: --seed -1 is not valid"),
         (["--spacing", "0.05", "--levels", "C1-S1"], "use a coarser --spacing, fewer levels"),
+        (
+            ["--mask-error", "blur"],
+            "error: --mask-error 'blur' is not valid; use one of none, dilate, erode, ragged, "
+            "missing-process",
+        ),
     ],
 )
 def test_bad_input_is_one_error_line_with_exit_code_2(

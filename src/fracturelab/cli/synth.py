@@ -25,6 +25,7 @@ _SPINE_OPTIONS = {
     "seed": "--seed",
     "levels": "--levels",
     "fractures": "--fractures",
+    "mask_error": "--mask-error",
 }
 _FEMUR_OPTIONS = {
     "n_images": "--n",
@@ -88,6 +89,16 @@ def spine(
             "Default: the whole torso and all vertebrae."
         ),
     ] = None,
+    mask_error: Annotated[
+        str,
+        typer.Option(
+            "--mask-error",
+            help="Spoil the label map only (the CT stays true), as real segmentations are: "
+            "none, dilate or erode (every label one voxel larger or smaller), ragged (walls "
+            "moved by one voxel in patches), missing-process (a spinous or transverse process "
+            "of each vertebra left out).",
+        ),
+    ] = "none",
 ) -> None:
     """Write a CT-like spine phantom, its vertebra label map and the ground truth."""
     with user_errors(_SPINE_OPTIONS):
@@ -104,6 +115,7 @@ def spine(
             curvature=curvature,
             noise_hu=noise,
             fov_mm=None if fov is None else _triple("--fov", fov),
+            mask_error=mask_error,
         )
         paths = phantom.save(out)
         _print_summary(phantom.truth, paths)
@@ -205,7 +217,12 @@ def _print_summary(truth: dict[str, Any], paths: dict[str, Path]) -> None:
         f"  {paths['vertebrae'].name}: {len(names)} vertebrae {names[0]}-{names[-1]} "
         f"({truth['label_convention']} labels)"
     )
-    console.print(f"  {paths['truth'].name}: heights, height loss and Genant grade per vertebra")
+    console.print(
+        f"  {paths['truth'].name}: heights at the walls, height loss and Genant grade per vertebra"
+    )
+    error = truth["parameters"].get("mask_error", "none")
+    if error != "none":
+        console.print(f"  label map spoiled on purpose: --mask-error {error} (the CT is true)")
     deformed = [entry for entry in entries if entry["kind"] != "normal"]
     if not any(entry["genant_grade"] > 0 for entry in deformed):
         console.print("Fractured: none")

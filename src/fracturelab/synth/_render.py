@@ -148,17 +148,24 @@ def paint_vertebra(
     grid: Grid,
     labels: npt.NDArray[np.uint8],
     ct: npt.NDArray[np.float32],
+    *,
+    unlabelled_process: str | None = None,
 ) -> tuple[bool, int]:
     """Draw one vertebra into the label map and the CT, in its bounding box only.
 
-    Voxels already labelled keep their label. Returns whether the whole vertebra lies inside
+    Voxels already labelled keep their label. ``unlabelled_process`` (one of
+    :data:`~fracturelab.synth.vertebra.PROCESSES`) is drawn into the CT but left out of the
+    label map (a segmentation that misses it). Returns whether the whole vertebra lies inside
     the grid, and how many of its voxels were already taken by another vertebra.
     """
     box = grid.index_box(*vertebra.world_bounds_mm())
     r, a, s = vertebra.to_local(*(grid.coordinates_mm(axis, *box[axis]) for axis in range(3)))
     cortical, cancellous, posterior = vertebra.masks(r, a, s)
-    del r, a, s
     whole = cortical | cancellous | posterior
+    labelled = whole
+    if unlabelled_process is not None:
+        labelled = whole & ~vertebra.process_mask(unlabelled_process, r, a, s)
+    del r, a, s
     clipped = [(max(lo, 0), min(hi, n)) for (lo, hi), n in zip(box, grid.shape, strict=True)]
     if any(lo >= hi for lo, hi in clipped):
         return False, 0
@@ -170,7 +177,7 @@ def paint_vertebra(
     here = labels[target]
     free = here == 0
     overlap = int(np.count_nonzero(inside & ~free))
-    here[inside & free] = label
+    here[labelled[inner] & free] = label
     values = ct[target]
     values[cortical[inner] & free] = CORTICAL_HU
     values[cancellous[inner] & free] = CANCELLOUS_HU
@@ -187,8 +194,10 @@ def paint_disc(
 ) -> None:
     """Fill the space between two neighbouring bodies' endplates with disc tissue (label 0).
 
-    The disc is the part of the mean footprint ellipse lying below the upper body's lower
-    endplate and above the lower body's upper endplate (so it also fills a collapsed endplate).
+    The disc is the unlabelled part of the mean footprint ellipse lying below the upper body's
+    inferior endplate surface and above the lower body's superior one, each moved into the
+    body by its corner radius (so it also fills a collapsed endplate, a depression and the
+    notches of rounded corners).
     """
     superior = upper.superior + lower.superior
     superior /= np.linalg.norm(superior)
@@ -218,9 +227,11 @@ def paint_disc(
     a_mean = anterior[0] * dx + anterior[1] * dy + anterior[2] * dz
     disc = (r_mean / width) ** 2 + (a_mean / depth) ** 2 <= 1.0
     del r_mean, a_mean
-    for vertebra, sign in ((upper, -1.0), (lower, 1.0)):
+    for vertebra, facing in ((upper, "inferior"), (lower, "superior")):
         r, a, s = vertebra.to_local(x, y, z)
-        disc &= sign * s > 0.5 * vertebra.body_height_mm(r, a)
+        top, bottom = vertebra.endplates_mm(r, a)
+        rim = vertebra.shape.corner_radius_mm
+        disc &= (s < bottom + rim) if facing == "inferior" else (s > top - rim)
     target = tuple(slice(lo, hi) for lo, hi in clipped)
     values = ct[target]
     values[disc & (labels[target] == 0)] = DISC_HU

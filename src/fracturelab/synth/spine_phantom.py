@@ -21,12 +21,14 @@ from fracturelab.imaging.volume import Volume
 from fracturelab.outputs import atomic_write_text
 from fracturelab.spine.levels import LEVELS, VERSE_LABELS, level_index, parse_level_range
 from fracturelab.synth import _render
+from fracturelab.synth._body import draw_body_shape
+from fracturelab.synth._mask_errors import MASK_ERRORS, apply_mask_error, check_mask_error
 from fracturelab.synth.anatomy import nominal_size, spine_stack
 from fracturelab.synth.curve import SpineCurve
 from fracturelab.synth.fractures import FractureSpec, parse_fractures
-from fracturelab.synth.vertebra import SyntheticVertebra
+from fracturelab.synth.vertebra import PROCESSES, TRUTH_DEFINITION, SyntheticVertebra
 
-__all__ = ["SpinePhantom", "make_spine_phantom"]
+__all__ = ["MASK_ERRORS", "SpinePhantom", "make_spine_phantom"]
 
 logger = logging.getLogger(__name__)
 
@@ -101,6 +103,7 @@ def make_spine_phantom(
     curvature: float = 1.0,
     noise_hu: float = 15.0,
     fov_mm: Sequence[float] | None = None,
+    mask_error: str = "none",
 ) -> SpinePhantom:
     """Build a CT-like spine phantom whose vertebral heights and fractures are known exactly.
 
@@ -109,19 +112,39 @@ def make_spine_phantom(
     stacked along a smooth 3D spinal curve with thoracic kyphosis, lumbar lordosis and a mild
     scoliosis, separated by discs, inside an elliptical soft-tissue torso. The geometry is
     built in LPS mm, voxelised at voxel centres on an LPS grid, and stored in ``orientation``.
-    Only ``seed`` changes the noise; nothing else depends on it.
 
-    The truth (see :class:`~fracturelab.synth.vertebra.SyntheticVertebra` for the definition
-    of heights and height loss) is::
+    Bodies look like real ones: rounded endplate corners (radius 1.5-3 mm), gently concave
+    normal endplates (0.5-1.5 mm central depression that does not reach the walls), mild
+    physiological wedging of normal T11-L1 bodies (Ha/Hp 0.85-0.95), an osteophyte at an
+    anterior endplate corner of about a quarter of the vertebrae, and biconcave dishes that
+    sometimes reach the walls. ``seed`` draws these (per level, so a level looks the same
+    whichever levels are drawn) and the noise; the same seed gives the same phantom.
+
+    The truth is defined at the walls, independently of any measuring code (see
+    :mod:`fracturelab.synth.vertebra`; ``truth["truth_definition"]`` says it in words)::
 
         {"schema_version": "1.0", "label_convention", "spacing_mm": [LR, AP, SI],
-         "orientation", "shape", "parameters": {...},
+         "orientation", "shape", "truth_definition", "parameters": {..., "mask_error"},
          "vertebrae": [{"level", "label", "kind", "height_loss_pct", "genant_grade",
                         "morphology", "heights_mm": {"anterior", "middle", "posterior"},
+                        "height_points_mm": {"anterior" | "middle" | "posterior":
+                                             {"superior": LPS, "inferior": LPS}} (or None
+                                             without a body),
+                        "shape": {"corner_radius_mm", "physiological_wedge_ratio",
+                                  "endplate_depression_mm": {"superior", "inferior"},
+                                  "osteophyte": None | {"endplate", "r_mm", "length_mm",
+                                  "radius_mm", "angle_deg"}, biconcave: "dish_radius",
+                                  "dish_reaches_walls"} (or None without a body),
+                        "missing_process" (with mask_error "missing-process"),
                         "nominal_height_mm", "body_center_mm" (LPS), "frame": {"superior",
                         "anterior", "right"}, "semi_width_mm", "semi_depth_mm",
                         "in_field_of_view", "has_body", "canal_center_mm",
                         "canal_radius_mm"}]}
+
+    ``mask_error`` spoils the label map only (the CT and the truth stay true): ``"dilate"`` /
+    ``"erode"`` grow or shrink every label by one voxel layer (6-connected), ``"ragged"`` moves
+    the walls out or in by one voxel in seeded patches, ``"missing-process"`` leaves one
+    seeded process (spinous, right or left transverse) of each vertebra out of the label.
 
     Args:
         levels: Levels to draw, e.g. ``"T8-L5"`` or a tuple from
@@ -140,6 +163,8 @@ def make_spine_phantom(
         fov_mm: Exact ``(left-right, anterior-posterior, superior-inferior)`` extent in mm
             centred on the spine; vertebrae may then be cut. Default: all vertebrae plus
             20 mm above and below, the torso and at least 120 mm either side of the spine.
+        mask_error: ``"none"`` (default), ``"dilate"``, ``"erode"``, ``"ragged"`` or
+            ``"missing-process"``.
 
     Returns:
         The phantom.
@@ -159,26 +184,28 @@ def make_spine_phantom(
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
         raise InputError(f"seed {seed!r} is not valid; give an integer >= 0")
     labels = _labels(names, label_convention)
+    error = check_mask_error(mask_error)
 
     curve = SpineCurve(spine_stack(names), curvature=float(curvature))
     by_level = {spec.level: spec for spec in specs}
-    models = [
-        SyntheticVertebra(
-            name,
-            center_mm=curve.center_mm(name),
-            frame=curve.frame(name),
-            size=nominal_size(name),
-            fracture=by_level.get(name),
-        )
+    models = [_vertebra(name, curve, by_level.get(name), int(seed)) for name in names]
+    missing = {
+        name: str(np.random.default_rng([int(seed), level_index(name), 0x9C5]).choice(PROCESSES))
         for name in names
-    ]
+        if error == "missing-process" and name != "C1"
+    }
     grid = _render.make_grid(models, spacing, fov)
     label_map = np.zeros(grid.shape, dtype=np.uint8)
     ct = _render.background(grid, models)
     in_view: dict[str, bool] = {}
     for model in models:
         in_view[model.level], overlap = _render.paint_vertebra(
-            model, labels[model.level], grid, label_map, ct
+            model,
+            labels[model.level],
+            grid,
+            label_map,
+            ct,
+            unlabelled_process=missing.get(model.level),
         )
         if overlap:
             logger.warning("%s overlaps a neighbour in %d voxels", model.level, overlap)
@@ -188,7 +215,7 @@ def make_spine_phantom(
             _render.paint_disc(upper, lower, grid, label_map, ct)
     ct_lps = Volume(_render.finish_ct(ct, noise_hu=float(noise_hu), seed=int(seed)), grid.affine)
     del ct
-    labels_lps = Volume(label_map, grid.affine)
+    labels_lps = Volume(apply_mask_error(label_map, error, seed=int(seed)), grid.affine)
     if code != "LPS":
         ct_lps, labels_lps = ct_lps.reoriented(code), labels_lps.reoriented(code)
 
@@ -198,6 +225,7 @@ def make_spine_phantom(
         "spacing_mm": list(spacing),
         "orientation": code,
         "shape": list(ct_lps.shape),
+        "truth_definition": TRUTH_DEFINITION,
         "parameters": {
             "levels": list(names),
             "fractures": [str(spec) for spec in specs],
@@ -205,18 +233,46 @@ def make_spine_phantom(
             "curvature": float(curvature),
             "noise_hu": float(noise_hu),
             "fov_mm": None if fov is None else list(fov),
+            "mask_error": error,
         },
         "vertebrae": [
             model.truth_record(labels[model.level], in_field_of_view=in_view[model.level])
             for model in models
         ],
     }
+    for entry in truth["vertebrae"]:
+        if entry["level"] in missing:
+            entry["missing_process"] = missing[entry["level"]]
     logger.debug(
         "spine phantom %s built in %.1f s",
         "x".join(map(str, grid.shape)),
         time.perf_counter() - started,
     )
     return SpinePhantom(ct=ct_lps, vertebrae=labels_lps, truth=truth)
+
+
+def _vertebra(
+    name: str, curve: SpineCurve, fracture: FractureSpec | None, seed: int
+) -> SyntheticVertebra:
+    """One vertebra on the curve, its body's shape drawn from ``(seed, level)``."""
+    size = nominal_size(name)
+    plain = SyntheticVertebra(
+        name,
+        center_mm=curve.center_mm(name),
+        frame=curve.frame(name),
+        size=size,
+        fracture=fracture,
+    )
+    rng = np.random.default_rng([seed, level_index(name), 0xB0D])
+    shape = draw_body_shape(name, plain.kind, size.height_mm, rng)
+    return SyntheticVertebra(
+        name,
+        center_mm=plain.center_mm,
+        frame=(plain.right, plain.anterior, plain.superior),
+        size=size,
+        fracture=fracture,
+        shape=shape,
+    )
 
 
 def _check_levels(levels: str | Sequence[str]) -> tuple[str, ...]:

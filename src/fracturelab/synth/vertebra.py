@@ -1,9 +1,23 @@
 """One synthetic vertebra: its analytic shape in a local frame and its ground truth.
 
-This module holds the truth definition the measuring code is checked against: the body's
-height profile ``h(r, a)`` for each fracture kind, where the anterior, middle and posterior
-heights are read (``a = +0.8 D``, ``0``, ``-0.8 D`` at ``r = 0``), and how height loss,
-Genant grade and morphology follow from them.
+This module holds the truth definition the measuring code is checked against. It is defined
+here, from the phantom's own geometry, independently of how :mod:`fracturelab.spine` measures:
+
+- **Where.** As six-point morphometry places its points (Eastell 1991, McCloskey 1993): in the
+  mid-sagittal plane of the body (local ``r = 0``), Ha at the anterior wall (``a = +D``), Hp at
+  the posterior wall (``a = -D``) and Hm in the middle (``a = 0``), each the distance along the
+  body's superior axis between the superior and the inferior endplate surfaces.
+- **Which endplate.** The endplate surface extrapolated to the wall: the corner point a reader
+  places on the endplate line at the wall, not the rounded edge of the mask. Rounded corners
+  and osteophytes change the drawn bone near the rim but not the endplate surfaces, so not the
+  true heights. A biconcave dish that reaches the walls lowers Ha and Hp, honestly.
+- **Loss and grade.** Wedge ``1 - Ha/Hp``, biconcave ``1 - Hm/Hp``, crush the loss against the
+  nominal height, normal the larger of ``1 - Ha/Hp`` and ``1 - Hm/Hp`` (physiological
+  wedging and endplate depressions, kept below 15 %); the Genant grade follows from the loss
+  (:func:`~fracturelab.synth.fractures.true_genant_grade`), the morphology from the grade.
+
+The shape itself (endplate surfaces, rounded rim, osteophytes) is in
+:mod:`fracturelab.synth._body`.
 """
 
 from __future__ import annotations
@@ -13,21 +27,36 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from fracturelab.synth._body import (
+    CONCAVITY_RHO,
+    CORTEX_MM,
+    BodyShape,
+    body_distance_mm,
+    osteophyte_mask,
+    wall_inset_mm,
+)
 from fracturelab.synth.anatomy import NominalSize
 from fracturelab.synth.fractures import FractureSpec, true_genant_grade
 
-__all__ = ["SyntheticVertebra"]
+__all__ = ["PROCESSES", "TRUTH_DEFINITION", "SyntheticVertebra"]
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
 
-#: Where heights are measured, as a fraction of the semi-depth D (10 % of the depth 2D inside
-#: the anterior and posterior edges).
-MEASURE_AT = 0.8
-#: Biconcave dish: confined to rho < 0.7 (rho^2 < 0.49) in the normalised footprint.
-DISH_RHO2 = 0.49
-#: Thickness of the cortical shell of the body, mm.
-CORTEX_MM = 1.5
+#: The truth definition in words, as written into ``truth.json``.
+TRUTH_DEFINITION = (
+    "Heights in the mid-sagittal plane of the body along its superior axis, between the "
+    "superior and inferior endplate surfaces: Ha at the anterior wall, Hp at the posterior wall, "
+    "Hm midway (six-point morphometry, Eastell 1991, McCloskey 1993). At the walls the endplate "
+    "surface is extrapolated to the wall (the corner point on the endplate line), not read off "
+    "the rounded rim; osteophytes do not count. Loss: wedge 1-Ha/Hp, biconcave 1-Hm/Hp, crush "
+    "against the nominal height, normal max(1-Ha/Hp, 1-Hm/Hp); Genant grade 0 below 20 %, "
+    "1 to 25 %, 2 to 40 %, 3 above."
+)
+
+#: Posterior processes that ``missing-process`` can leave out of the label map.
+PROCESSES: tuple[str, ...] = ("spinous", "transverse_right", "transverse_left")
+
 #: Posterior elements stay within this fraction of H above and below the body centre.
 POSTERIOR_HALF_EXTENT = 0.35
 
@@ -40,11 +69,12 @@ _ATLAS_OUTER = (20.0, 15.0)
 class SyntheticVertebra:
     """A vertebra as analytic shapes in its local frame ``(r, a, s)`` (mm).
 
-    The body is an elliptic cylinder ``(r/W)^2 + (a/D)^2 <= 1`` between the endplates
-    ``s = -h(r, a)/2`` and ``s = +h(r, a)/2``, with a 1.5 mm cortical shell. Behind it, the
-    posterior elements (pedicles, a neural arch around the spinal canal, a spinous process and
-    two transverse processes) stay within ``+-0.35 H`` along ``s`` and outside the body's
-    footprint cylinder, so they never change a measured body height. C1 is a ring (no body);
+    The body is the part of the elliptic cylinder ``(r/W)^2 + (a/D)^2 <= 1`` between the
+    endplate surfaces :meth:`endplates_mm`, its rim rounded, with a 1.5 mm cortical shell and
+    perhaps an osteophyte (see :mod:`fracturelab.synth._body`). Behind it, the posterior
+    elements (pedicles, a neural arch around the spinal canal, which touches the posterior wall
+    in the mid-sagittal plane, a spinous process and two transverse processes) stay within
+    ``+-0.35 H`` along ``s`` and outside the body's footprint cylinder. C1 is a ring (no body);
     S1 is a large block with the same posterior elements.
 
     Args:
@@ -53,6 +83,8 @@ class SyntheticVertebra:
         frame: ``(right, anterior, superior)`` orthonormal LPS unit vectors, each ``(3,)``.
         size: Nominal height H, semi-width W and semi-depth D of the level.
         fracture: The fracture to draw, or ``None`` for a normal vertebra.
+        shape: Rounded corners, physiological wedging, endplate depressions, dish radius and
+            osteophyte; default a sharp-cornered body with flat endplates.
 
     """
 
@@ -64,6 +96,7 @@ class SyntheticVertebra:
         frame: tuple[FloatArray, FloatArray, FloatArray],
         size: NominalSize,
         fracture: FractureSpec | None = None,
+        shape: BodyShape | None = None,
     ) -> None:
         self.level = level
         self.center_mm: FloatArray = np.asarray(center_mm, dtype=float)
@@ -75,6 +108,7 @@ class SyntheticVertebra:
         loss = fracture.loss_fraction if fracture is not None else 0.0
         self.kind: str = fracture.kind if fracture is not None and loss > 0 else "normal"
         self.loss_fraction = loss if self.kind != "normal" else 0.0
+        self.shape = shape if shape is not None else BodyShape()
 
         width, depth, height = self.semi_width_mm, self.semi_depth_mm, self.height_mm
         if not self.has_body:
@@ -91,68 +125,134 @@ class SyntheticVertebra:
             return
         self.canal_radius_mm = max(0.35 * width, 6.0)
         self._arch = max(2.5, 0.2 * width)
-        self.canal_offset_mm = -(depth + 0.5 * self._arch + self.canal_radius_mm)
+        self.canal_offset_mm = -(depth + self.canal_radius_mm)
         back_of_arch = self.canal_offset_mm - self.canal_radius_mm
         self._spine_start = back_of_arch + 0.5 * self._arch
         self._spine_tip = back_of_arch - self._arch - (0.8 * depth + 8.0)
         self._spine_half_width = max(1.5, 0.12 * width)
         self._transverse_tip = max(1.6 * width, width + 12.0)
         self._transverse_half_depth = max(2.0, 0.12 * width)
-        s_max = max(0.5 * height * (1 + 0.125 * self.loss_fraction), POSTERIOR_HALF_EXTENT * height)
-        self._extent = (self._transverse_tip, self._spine_tip, depth, s_max)
+        s_max = max(0.5 * height + 5.0, POSTERIOR_HALF_EXTENT * height)
+        self._extent = (self._transverse_tip, self._spine_tip, depth + 8.0, s_max)
 
     # ------------------------------------------------------------------ truth
-    def body_height_mm(self, r_mm: npt.ArrayLike, a_mm: npt.ArrayLike) -> FloatArray:
-        """Height ``h(r, a)`` of the body between its endplates, in mm.
+    def _plane_heights(self) -> tuple[float, float]:
+        """Height of the endplates' plane part at the posterior and anterior walls, mm."""
+        height, loss = self.height_mm, self.loss_fraction
+        if self.kind == "wedge":
+            return height, height * (1.0 - loss)
+        if self.kind == "crush":
+            return height * (1.0 - loss), height * (1.0 - loss)
+        return height, height * self.shape.wedge_ratio
 
-        Normal: ``H``. Wedge with loss L: ``H (1 - L (a - a_P) / (a_A - a_P))`` with
-        ``a_A = +0.8 D``, ``a_P = -0.8 D``. Biconcave: ``H (1 - L max(0, 1 - rho^2 / 0.49))``
-        with ``rho^2 = (r/W)^2 + (a/D)^2``. Crush: ``H (1 - L)``.
+    def _dish_depth_mm(self) -> float:
+        """Total depth (both endplates) of a biconcave fracture's dish at the centre, mm.
+
+        Chosen so that ``Hm / Hp = 1 - L`` exactly, also when the dish reaches the walls and
+        lowers Hp: ``delta = L H / (1 - (1 - L) f(1))`` with ``f(1) = max(0, 1 - 1/c^2)``.
+        """
+        if self.kind != "biconcave":
+            return 0.0
+        loss = self.loss_fraction
+        at_wall = max(0.0, 1.0 - 1.0 / self.shape.dish_radius**2)
+        return loss * self.height_mm / (1.0 - (1.0 - loss) * at_wall)
+
+    def endplates_mm(
+        self, r_mm: npt.ArrayLike, a_mm: npt.ArrayLike
+    ) -> tuple[FloatArray, FloatArray]:
+        """Superior and inferior endplate surfaces ``s = top(r, a)``, ``s = bottom(r, a)``, mm.
+
+        Defined over the whole footprint and beyond, walls included (see
+        :mod:`fracturelab.synth._body`): the plane part ``+-h(a)/2`` with ``h`` linear from
+        ``Hp`` at ``a = -D`` to ``Ha`` at ``a = +D``, minus the physiological central depression
+        of each endplate, minus a biconcave fracture's dish.
+
+        Args:
+            r_mm: Local right coordinate, any shape.
+            a_mm: Local anterior coordinate, broadcastable with ``r_mm``.
+
+        Returns:
+            ``(top, bottom)`` local superior coordinates, the broadcast shape.
+
+        """
+        r = np.asarray(r_mm, dtype=float)
+        a = np.asarray(a_mm, dtype=float)
+        depth = self.semi_depth_mm
+        posterior, anterior = self._plane_heights()
+        plane = posterior + (anterior - posterior) * (a + depth) / (2.0 * depth)
+        rho2 = (r / self.semi_width_mm) ** 2 + (a / depth) ** 2
+        normal_dip = np.maximum(0.0, 1.0 - rho2 / CONCAVITY_RHO**2) ** 2
+        dish = 0.5 * self._dish_depth_mm() * np.maximum(0.0, 1.0 - rho2 / self.shape.dish_radius**2)
+        superior, inferior = self.shape.depression_mm
+        top = 0.5 * plane - superior * normal_dip - dish
+        bottom = -0.5 * plane + inferior * normal_dip + dish
+        return np.asarray(top, dtype=float), np.asarray(bottom, dtype=float)
+
+    def body_height_mm(self, r_mm: npt.ArrayLike, a_mm: npt.ArrayLike) -> FloatArray:
+        """Height ``top(r, a) - bottom(r, a)`` between the endplate surfaces, in mm.
 
         Args:
             r_mm: Local right coordinate, any shape.
             a_mm: Local anterior coordinate, broadcastable with ``r_mm``.
 
         """
-        r = np.asarray(r_mm, dtype=float)
-        a = np.asarray(a_mm, dtype=float)
-        rho2 = (r / self.semi_width_mm) ** 2 + (a / self.semi_depth_mm) ** 2
-        return self._height(a, rho2)
-
-    def _height(self, a: FloatArray, rho2: FloatArray) -> FloatArray:
-        height, loss = self.height_mm, self.loss_fraction
-        shape = np.broadcast_shapes(a.shape, rho2.shape)
-        if self.kind == "wedge":
-            a_posterior = -MEASURE_AT * self.semi_depth_mm
-            span = 2 * MEASURE_AT * self.semi_depth_mm
-            return np.asarray(height * (1 - loss * (a - a_posterior) / span), dtype=float)
-        if self.kind == "biconcave":
-            dish = np.maximum(0.0, 1 - rho2 / DISH_RHO2)
-            return np.asarray(height * (1 - loss * dish), dtype=float)
-        if self.kind == "crush":
-            return np.full(shape, height * (1 - loss))
-        return np.full(shape, height)
+        top, bottom = self.endplates_mm(r_mm, a_mm)
+        return np.asarray(top - bottom, dtype=float)
 
     def heights_mm(self) -> dict[str, float]:
-        """Return the true heights (mm) at ``r = 0`` and ``a = +0.8 D`` / ``0`` / ``-0.8 D``."""
-        offsets = {"anterior": MEASURE_AT, "middle": 0.0, "posterior": -MEASURE_AT}
+        """True heights (mm) in the mid-sagittal plane ``r = 0``.
+
+        Anterior at the anterior wall ``a = +D``, middle at ``a = 0``, posterior at the
+        posterior wall ``a = -D``, each between the endplate surfaces (the rounded rim is not
+        taken off).
+        """
         return {
-            name: float(self.body_height_mm(0.0, fraction * self.semi_depth_mm))
-            for name, fraction in offsets.items()
+            name: float(self.body_height_mm(0.0, offset))
+            for name, offset in self._height_positions().items()
         }
+
+    def _height_positions(self) -> dict[str, float]:
+        depth = self.semi_depth_mm
+        return {"anterior": depth, "middle": 0.0, "posterior": -depth}
+
+    def height_points_mm(self) -> dict[str, dict[str, list[float]]]:
+        """LPS points (mm) where the six-point morphometry places its points.
+
+        Returns:
+            ``{"anterior" | "middle" | "posterior": {"superior": [x, y, z],
+            "inferior": [x, y, z]}}``: the endplate surfaces at the walls and in the middle of
+            the mid-sagittal plane.
+
+        """
+        points: dict[str, dict[str, list[float]]] = {}
+        for name, offset in self._height_positions().items():
+            top, bottom = (float(v) for v in self.endplates_mm(0.0, offset))
+            base = self.center_mm + offset * self.anterior
+            points[name] = {
+                "superior": _rounded(base + top * self.superior),
+                "inferior": _rounded(base + bottom * self.superior),
+            }
+        return points
 
     @property
     def height_loss_pct(self) -> float:
-        """True height loss in %: wedge 1 - Ha/Hp, biconcave 1 - Hm/Hp, crush L, normal 0."""
+        """True height loss in % from the true heights.
+
+        Wedge ``1 - Ha/Hp``, biconcave ``1 - Hm/Hp``, crush ``L`` (against the nominal height),
+        normal the larger of ``1 - Ha/Hp`` and ``1 - Hm/Hp`` (physiological wedging and
+        endplate depressions, below 20 % by construction).
+        """
         heights = self.heights_mm()
+        wedge = 1 - heights["anterior"] / heights["posterior"]
+        dish = 1 - heights["middle"] / heights["posterior"]
         if self.kind == "wedge":
-            loss = 100 * (1 - heights["anterior"] / heights["posterior"])
+            loss = 100 * wedge
         elif self.kind == "biconcave":
-            loss = 100 * (1 - heights["middle"] / heights["posterior"])
+            loss = 100 * dish
         elif self.kind == "crush":
             loss = 100 * self.loss_fraction
         else:
-            loss = 0.0
+            loss = 100 * max(0.0, wedge, dish)
         return round(loss, 6)
 
     @property
@@ -181,6 +281,8 @@ class SyntheticVertebra:
             "genant_grade": self.genant_grade,
             "morphology": self.morphology,
             "heights_mm": {name: round(value, 6) for name, value in heights.items()},
+            "height_points_mm": self.height_points_mm() if self.has_body else None,
+            "shape": self.shape.as_dict(self.kind) if self.has_body else None,
             "nominal_height_mm": round(self.height_mm, 6),
             "body_center_mm": _rounded(self.center_mm),
             "frame": {
@@ -235,6 +337,9 @@ class SyntheticVertebra:
     ) -> tuple[BoolArray, BoolArray, BoolArray]:
         """Which points lie in the cortical shell, the cancellous core and the posterior elements.
 
+        The cortical shell holds the body's outer 1.5 mm (rounded rim included) and an
+        osteophyte, if any.
+
         Args:
             r: Local right coordinate in mm, shape ``(...)``.
             a: Local anterior coordinate in mm, same shape.
@@ -249,24 +354,64 @@ class SyntheticVertebra:
             empty = np.zeros(r.shape, dtype=bool)
             return empty, empty.copy(), self._atlas(r, a, abs_s)
         width, depth = self.semi_width_mm, self.semi_depth_mm
-        rho2 = (r / width) ** 2 + (a / depth) ** 2
-        footprint = rho2 <= 1.0
-        half = 0.5 * self._height(a, rho2)
-        body = footprint & (abs_s <= half)
-        inner_rho2 = (r / (width - CORTEX_MM)) ** 2 + (a / (depth - CORTEX_MM)) ** 2
-        cancellous = body & (inner_rho2 <= 1.0) & (abs_s <= half - CORTEX_MM)
+        footprint = (r / width) ** 2 + (a / depth) ** 2 <= 1.0
+        top, bottom = self.endplates_mm(r, a)
+        inset = wall_inset_mm(r, a, width, depth)
+        inside = body_distance_mm(inset, top - s, s - bottom, self.shape.corner_radius_mm)
+        del inset
+        body = footprint & (inside >= 0.0)
+        cancellous = body & (inside >= CORTEX_MM)
         cortical = body & ~cancellous
-        posterior = self._posterior(r, a, s, abs_s) & ~footprint
+        spur = self.shape.osteophyte
+        if spur is not None:
+            corner_a = depth * np.sqrt(max(0.0, 1.0 - (spur.r_mm / width) ** 2))
+            top_at, bottom_at = self.endplates_mm(spur.r_mm, corner_a)
+            corner_s = float(top_at if spur.endplate == "superior" else bottom_at)
+            cortical |= osteophyte_mask(spur, (spur.r_mm, corner_a, corner_s), r, a, s) & ~body
+        posterior = self._posterior(r, a, s, abs_s) & ~footprint & ~cortical
         return cortical, cancellous, posterior
+
+    def process_mask(self, name: str, r: FloatArray, a: FloatArray, s: FloatArray) -> BoolArray:
+        """Points of one posterior process beyond the neural arch and pedicles.
+
+        Args:
+            name: One of :data:`PROCESSES`: ``"spinous"``, ``"transverse_right"`` (local
+                ``r > 0``) or ``"transverse_left"``.
+            r: Local right coordinate in mm, shape ``(...)``.
+            a: Local anterior coordinate in mm, same shape.
+            s: Local superior coordinate in mm, same shape.
+
+        Returns:
+            Boolean array of that shape; all false for C1.
+
+        """
+        if not self.has_body:
+            return np.zeros(r.shape, dtype=bool)
+        parts = self._posterior_parts(r, a, s, np.abs(s))
+        arch = parts["ring"] | parts["pedicles"]
+        if name == "spinous":
+            process = parts["spinous"]
+        else:
+            process = parts["transverse"] & ((r > 0) if name == "transverse_right" else (r < 0))
+        return np.asarray(process & ~arch)
 
     def _posterior(
         self, r: FloatArray, a: FloatArray, s: FloatArray, abs_s: FloatArray
     ) -> BoolArray:
+        parts = self._posterior_parts(r, a, s, abs_s)
+        return np.asarray(
+            parts["ring"] | parts["pedicles"] | parts["spinous"] | parts["transverse"]
+        )
+
+    def _posterior_parts(
+        self, r: FloatArray, a: FloatArray, s: FloatArray, abs_s: FloatArray
+    ) -> dict[str, BoolArray]:
         height, depth = self.height_mm, self.semi_depth_mm
         radius, arch, a_canal = self.canal_radius_mm, self._arch, self.canal_offset_mm
         abs_r = np.abs(r)
         slab = abs_s <= POSTERIOR_HALF_EXTENT * height
         canal_d2 = r**2 + (a - a_canal) ** 2
+        open_canal = slab & (canal_d2 > radius**2)
         ring = canal_d2 <= (radius + arch) ** 2
         pedicles = (
             (abs_r >= 0.55 * radius)
@@ -289,9 +434,12 @@ class SyntheticVertebra:
             & (np.abs(a - a_canal) <= self._transverse_half_depth)
             & (abs_s <= 0.2 * height)
         )
-        return np.asarray(
-            ((ring | pedicles | spinous | transverse) & slab) & (canal_d2 > radius**2)
-        )
+        return {
+            "ring": np.asarray(ring & open_canal),
+            "pedicles": np.asarray(pedicles & open_canal),
+            "spinous": np.asarray(spinous & open_canal),
+            "transverse": np.asarray(transverse & open_canal),
+        }
 
     def _atlas(self, r: FloatArray, a: FloatArray, abs_s: FloatArray) -> BoolArray:
         outer_width, outer_depth = _ATLAS_OUTER
