@@ -263,8 +263,8 @@ def render_overview(
         )
     ]  # fmt: skip
     ax.legend(handles=handles, loc="lower left", fontsize=7, framealpha=0.7)
-    top = 0.95 if reformat.kind == "straightened" else 0.9
-    fig.subplots_adjust(left=0.12, right=0.62, top=top, bottom=0.07)
+    top = 0.95 if reformat.kind == "straightened" else 0.88
+    fig.subplots_adjust(left=0.12, right=0.62, top=top, bottom=0.09)
     with atomic_path(path) as temporary:
         fig.savefig(temporary, dpi=110, format="png")
     plt.close(fig)
@@ -291,7 +291,7 @@ def render_vertebra(
         labels: The label map on the CT's grid.
         vertebra: The vertebra to show.
         path: Where to write the PNG (atomically).
-        title: Title over the image; defaults to level, status, grade and heights.
+        title: First line of the title, over the level, status, grade and heights.
         half_size_mm: Half the side of the square shown, mm.
         step_mm: Pixel size, mm.
 
@@ -317,7 +317,10 @@ def render_vertebra(
     _draw_measurements(ax, reformat, [vertebra])
     ax.set_xlabel("anterior  <-  mm  ->  posterior", fontsize=8)
     ax.tick_params(labelsize=7)
-    ax.set_title(title or _vertebra_title(vertebra), fontsize=8)
+    ax.set_ylabel("head  <-  mm  ->  foot", fontsize=8)
+    ax.set_title(
+        f"{title}\n{_vertebra_title(vertebra)}" if title else _vertebra_title(vertebra), fontsize=8
+    )
     fig.tight_layout()
     with atomic_path(path) as temporary:
         fig.savefig(temporary, dpi=100, format="png")
