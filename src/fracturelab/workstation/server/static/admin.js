@@ -44,6 +44,18 @@ function referenceCell(caseEntry, reading) {
   }, 'Make reference');
 }
 
+/** How often the reader opened the case again after marking it done; highlighted if ever. */
+function reopenedCell(reading) {
+  const count = reading.reopen_count ?? 0;
+  return h('td', {
+    className: count > 0 ? 'num reopened' : 'num',
+    dataset: { reopenCount: String(count) },
+    title: count > 0
+      ? `${reading.username} opened this case again ${count === 1 ? 'once' : `${count} times`} after marking it done (audited)`
+      : 'Never opened again after being marked done',
+  }, String(count));
+}
+
 function renderCases() {
   const cases = progress.cases.filter((c) => !task || c.task === task);
   $('cases-empty').hidden = cases.length > 0;
@@ -69,7 +81,7 @@ function renderCases() {
         cells.push(h('td', { rowspan: span }, h('span', { className: `badge ${c.task}` }, c.task)));
       }
       if (reading === null) {
-        cells.push(h('td', { colspan: '5', className: 'muted' }, 'not assigned'));
+        cells.push(h('td', { colspan: '6', className: 'muted' }, 'not assigned'));
       } else {
         const who = reading.reading_id === null ? reading.username
           : h('button', { type: 'button', className: 'view-reading', title: 'Show the answers', onclick: () => showReading(reading.reading_id) }, reading.username);
@@ -77,6 +89,7 @@ function renderCases() {
         cells.push(h('td', {}, h('span', { className: `badge ${reading.status}` }, reading.status)));
         cells.push(h('td', { className: 'num' }, String(reading.answered)));
         cells.push(h('td', { className: 'num' }, formatDuration(reading.time_spent_s)));
+        cells.push(reopenedCell(reading));
         cells.push(h('td', {}, referenceCell(c, reading)));
       }
       rows.push(h('tr', {
@@ -104,7 +117,8 @@ function answerText(value) {
 async function showReading(readingId) {
   const reading = await api('GET', `/api/admin/readings/${readingId}`);
   const entries = Object.entries(reading.answers);
-  $('reading-title').textContent = `${reading.username}'s reading (${reading.status}${reading.is_reference ? ', reference' : ''})`;
+  const reopened = reading.reopen_count ? `, opened again ${reading.reopen_count} × after done` : '';
+  $('reading-title').textContent = `${reading.username}'s reading (${reading.status}${reading.is_reference ? ', reference' : ''}${reopened})`;
   $('reading-body').replaceChildren(entries.length
     ? h('table', {}, h('tbody', {}, ...entries.map(([key, value]) => h('tr', {}, h('td', {}, key), h('td', {}, answerText(value))))))
     : h('p', { className: 'muted' }, 'No answers yet.'));

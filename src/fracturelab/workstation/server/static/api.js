@@ -364,8 +364,11 @@ export function trackTime(caseId, { intervalMs = 15000, idleMs = 300000, onTotal
  * `base_version`, so a conflict means another tab or client really changed the reading.
  * Changes to a key waiting in the queue replace the waiting value.
  *
+ * A save refused because the reading is marked done (409, e.g. by another tab) is not kept
+ * for a retry: `onDone(count)` is called once the queue is empty, to reload the case.
+ *
  * hooks: getVersion(), setVersion(v), onSaved(key, value), onFailed(key, value, detail),
- * onConflict(), onIdle().
+ * onConflict(), onDone(count), onIdle().
  */
 export class SaveQueue {
   constructor(caseId, hooks) {
@@ -375,6 +378,7 @@ export class SaveQueue {
     this.running = null;
     this.failed = new Map();
     this.conflict = false;
+    this.refusedDone = 0;
   }
 
   get busy() {
@@ -433,18 +437,28 @@ export class SaveQueue {
         this.hooks.onSaved(key, result.value);
         if (result.conflict) this.conflict = true;
       } catch (error) {
+        if (error instanceof ApiError && error.status === 409 && this.hooks.onDone) {
+          this.failed.delete(key); // the case is done: a retry would be refused again
+          this.refusedDone += 1;
+          continue;
+        }
         const detail = error instanceof ApiError ? error.detail : String(error);
         this.failed.set(key, { value, detail });
         this.hooks.onFailed(key, value, detail);
         if (error instanceof ApiError && error.status === 401) return;
       }
     }
+    const refused = this.refusedDone;
+    this.refusedDone = 0;
     if (this.failed.size > 0) {
       const [key, { detail }] = [...this.failed.entries()].pop();
       setStatus('error', `${key}: ${detail}`);
+    } else if (refused > 0) {
+      setStatus('idle', 'Not saved: the case is marked done');
     } else {
       setStatus('saved');
     }
+    if (refused > 0) await this.hooks.onDone(refused);
     if (this.conflict) {
       this.conflict = false;
       await this.hooks.onConflict();

@@ -13,7 +13,7 @@ import {
   SaveQueue, setStatus, showBanner, showError,
 } from '/static/api.js';
 import {
-  caseNavigator, fetchCase, setDone, startTiming, VIEW_ONLY,
+  caseNavigator, DONE_LOCKED, fetchCase, setDone, showDoneLock, startTiming, VIEW_ONLY,
 } from '/static/reader.js';
 
 const KEY = 'fracture';
@@ -65,7 +65,16 @@ const queue = new SaveQueue(caseId, {
     await reloadCase();
     showBanner('warning', 'This case was changed in another tab/window — reloaded. Check the answer before you go on.', { timeoutMs: 12000 });
   },
+  onDone: async () => {
+    await reloadCase();
+    showBanner('warning', `This case was marked done in another tab/window, so your last change was not saved. ${DONE_LOCKED}`, { timeoutMs: 12000 });
+  },
 });
+
+/** The reader's own case is marked done: nothing may change until it is opened again. */
+function locked() {
+  return Boolean(state.data?.can_edit) && state.status === 'done';
+}
 
 // ------------------------------------------------------------------ coordinates
 
@@ -102,6 +111,10 @@ function isComplete(answer) {
 function change(value) {
   if (!state.data.can_edit) {
     showBanner('info', VIEW_ONLY, { timeoutMs: 4000 });
+    return;
+  }
+  if (locked()) {
+    showBanner('info', DONE_LOCKED, { timeoutMs: 4000 });
     return;
   }
   const clean = value.not_assessable ? { ...EMPTY, not_assessable: true } : { ...value, not_assessable: false };
@@ -489,17 +502,19 @@ function render() {
   $('centre-mm').textContent = hasCentre && image.spacing
     ? `${(a.center_x * image.spacing).toFixed(1)}, ${(a.center_y * image.spacing).toFixed(1)} mm from the top left`
     : '';
-  $('clear-centre').disabled = !hasCentre;
+  const readOnly = locked();
+  $('clear-centre').disabled = !hasCentre || readOnly;
   $('label-AFF').checked = a.label === 'AFF';
   $('label-NFF').checked = a.label === 'NFF';
   $('not-assessable').checked = Boolean(a.not_assessable);
+  for (const id of ['label-AFF', 'label-NFF', 'not-assessable']) $(id).disabled = readOnly;
   let hint = '';
   if (!a.not_assessable && hasCentre && !a.label) hint = 'Choose AFF (1) or NFF (2) to complete the answer.';
   else if (!a.not_assessable && !hasCentre && a.label) hint = 'Click the fracture in the image to place its centre.';
   $('answer-hint').textContent = hint;
 
   const s = state.data.suggestion;
-  $('accept').disabled = !s;
+  $('accept').disabled = !s || readOnly;
   if (s) {
     const parts = [h('b', {}, s.label ?? 'no type')];
     if (typeof s.p_aff === 'number') parts.push(`, p(AFF) ${s.p_aff.toFixed(2)}`);
@@ -515,6 +530,7 @@ function render() {
   $('prev-case').disabled = !state.data.previous_case_id;
   $('next-case').disabled = !state.data.next_case_id;
   document.body.dataset.caseStatus = state.status;
+  showDoneLock(readOnly);
   const unsaved = queue.failed.has(KEY);
   document.body.dataset.unsaved = String(unsaved);
   requestDraw();
@@ -657,6 +673,7 @@ function wireControls() {
   $('accept').addEventListener('click', acceptSuggestion);
   $('clear-centre').addEventListener('click', clearCentre);
   $('done').addEventListener('click', toggleDone);
+  $('reopen-case').addEventListener('click', toggleDone);
   $('prev-case').addEventListener('click', () => leaveTo(state.data.previous_case_id, 'previous'));
   $('next-case').addEventListener('click', () => leaveTo(state.data.next_case_id, 'next'));
   $('status').addEventListener('click', () => { if (queue.failed.size) queue.retryFailed(); });

@@ -84,5 +84,18 @@ export function startTiming(caseId, data, onTotal) {
   }
 }
 
+/** Shown when an answer is changed on a case marked done (the server would refuse it: 409). */
+export const DONE_LOCKED = 'This case is marked done — Open case again to change it.';
+
+/**
+ * Show the notice `#done-lock` ("This case is marked done — [Open case again] to change it")
+ * and mark the page read-only (`body[data-locked]`) while the reader's case is done.
+ */
+export function showDoneLock(locked) {
+  const notice = document.getElementById('done-lock');
+  if (notice) notice.hidden = !locked;
+  document.body.dataset.locked = String(locked);
+}
+
 /** Shown when a case is opened that is not on the user's worklist (admins may look). */
 export const VIEW_ONLY = 'View only: this case is not on your worklist, so nothing is saved.';

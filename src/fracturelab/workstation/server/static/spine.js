@@ -6,7 +6,7 @@ import {
   SaveQueue, setStatus, showBanner, showError,
 } from '/static/api.js';
 import {
-  caseNavigator, fetchCase, setDone, startTiming, VIEW_ONLY,
+  caseNavigator, DONE_LOCKED, fetchCase, setDone, showDoneLock, startTiming, VIEW_ONLY,
 } from '/static/reader.js';
 
 const WINDOWS = {
@@ -54,7 +54,16 @@ const queue = new SaveQueue(caseId, {
     await reloadCase();
     showBanner('warning', 'This case was changed in another tab/window — reloaded. Check the answers before you go on.', { timeoutMs: 12000 });
   },
+  onDone: async (count) => {
+    await reloadCase();
+    showBanner('warning', `This case was marked done in another tab/window, so ${count === 1 ? 'your last change was' : `${count} changes were`} not saved. ${DONE_LOCKED}`, { timeoutMs: 12000 });
+  },
 });
+
+/** The reader's own case is marked done: nothing may change until it is opened again. */
+function locked() {
+  return Boolean(state.data?.can_edit) && state.status === 'done';
+}
 
 // ------------------------------------------------------------------ answers
 
@@ -81,11 +90,21 @@ function normalise(answer) {
   return { genant_grade: grade, morphology, not_assessable: false };
 }
 
-function change(level, value) {
+/** Whether answers may change now; if not, a banner says why (view only, or done). */
+function editable() {
   if (!state.data.can_edit) {
     showBanner('info', VIEW_ONLY, { timeoutMs: 4000 });
-    return;
+    return false;
   }
+  if (locked()) {
+    showBanner('info', DONE_LOCKED, { timeoutMs: 4000 });
+    return false;
+  }
+  return true;
+}
+
+function change(level, value) {
+  if (!editable()) return;
   if (!level) {
     showBanner('info', 'Select a vertebra first (click it in the image or in the list).', { timeoutMs: 4000 });
     return;
@@ -151,6 +170,7 @@ function acceptSuggestion() {
 }
 
 function acceptAll() {
+  if (!editable()) return;
   let accepted = 0;
   for (const { level } of state.levels) {
     const s = suggestionOf(level);
@@ -259,7 +279,7 @@ function renderForm() {
   const level = state.selected;
   const answer = answerOf(level);
   $('selected-level').textContent = level ?? '–';
-  const disabled = !level;
+  const disabled = !level || locked();
   for (const grade of [0, 1, 2, 3]) {
     const input = $(`grade-${grade}`);
     input.checked = answer.genant_grade === grade;
@@ -274,6 +294,7 @@ function renderForm() {
   $('not-assessable').disabled = disabled;
   $('accept').disabled = disabled || !suggestionOf(level);
   $('clear-answer').disabled = disabled || isEmpty(state.answers[level]);
+  $('accept-all').disabled = locked();
 
   const box = $('suggestion-box');
   const s = level ? state.data?.suggestion?.[level] : null;
@@ -310,6 +331,7 @@ function renderCase() {
   $('prev-case').disabled = !data.previous_case_id;
   $('next-case').disabled = !data.next_case_id;
   document.body.dataset.caseStatus = state.status;
+  showDoneLock(locked());
 }
 
 function render() {
@@ -743,6 +765,7 @@ function wireForm() {
   $('accept-all').addEventListener('click', acceptAll);
   $('clear-answer').addEventListener('click', () => change(state.selected, { ...EMPTY }));
   $('done').addEventListener('click', toggleDone);
+  $('reopen-case').addEventListener('click', toggleDone);
   $('prev-case').addEventListener('click', () => leaveTo(state.data.previous_case_id, 'previous'));
   $('next-case').addEventListener('click', () => leaveTo(state.data.next_case_id, 'next'));
   $('status').addEventListener('click', () => { if (queue.failed.size) queue.retryFailed(); });
