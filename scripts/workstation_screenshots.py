@@ -2,8 +2,10 @@
 
 Seeds a throw-away database with synthetic cases (a spine phantom with two fractures, an
 atypical femur fracture), serves it on loopback, drives Debian's chromium with Playwright and
-writes ``docs/images/workstation-spine.png`` and ``docs/images/workstation-femur.png``
-(1400 x 850). Run from the repository root::
+writes ``docs/images/workstation-spine.png`` (level names beside the vertebrae),
+``docs/images/workstation-femur.png`` (1400 x 850) and ``docs/images/workstation-accounts.png``
+(the admin page's Accounts section), each reduced to 256 colours to stay small. Run from the
+repository root::
 
     .venv/bin/python scripts/workstation_screenshots.py [--out docs/images]
 """
@@ -61,8 +63,32 @@ def _login(page: Any, base_url: str, user: str) -> None:
     page.wait_for_selector("body[data-ready='true']")
 
 
+def _save(page: Any, path: Path, element: str | None = None) -> None:
+    """Screenshot the page (or one element), stored as a 256-colour PNG (a third the size)."""
+    from PIL import Image
+
+    target = page.locator(element) if element else page
+    target.screenshot(path=str(path))
+    with Image.open(path) as image:
+        small = image.convert("RGB").quantize(256, method=Image.Quantize.MEDIANCUT)
+    small.save(path, optimize=True)
+
+
+def _accounts(page: Any, base_url: str) -> None:
+    """The admin page's Accounts section after creating an account with a generated password."""
+    _login(page, base_url, "admin")
+    page.goto(f"{base_url}/admin")
+    page.wait_for_selector("body[data-ready='true']")
+    page.fill("#new-username", "carol")
+    page.click("#create-account")
+    page.wait_for_selector("#generated-password")
+    page.fill("#new-username", "")
+    page.locator("#accounts-heading").scroll_into_view_if_needed()
+    page.wait_for_timeout(200)
+
+
 def main() -> int:
-    """Seed, serve, drive the browser and write the two screenshots."""
+    """Seed, serve, drive the browser and write the three screenshots."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "images")
     args = parser.parse_args()
@@ -100,9 +126,10 @@ def main() -> int:
             page.evaluate("() => window.fracturelabViewer.drain()")
             page.wait_for_selector("#status[data-state='saved']")
             page.evaluate("() => document.getElementById('banners')?.replaceChildren()")
+            page.wait_for_selector("#level-tags:not([data-count='0'])[data-count]")
             page.wait_for_timeout(300)
             spine = args.out / "workstation-spine.png"
-            page.screenshot(path=str(spine))
+            _save(page, spine)
 
             page.goto(f"{server.base_url}/cases/{seeded.femur_id}")
             page.wait_for_selector("body[data-viewer-ready='true']")
@@ -126,9 +153,14 @@ def main() -> int:
             page.mouse.move(box["x"] + 40, box["y"] + box["height"] - 40)
             page.wait_for_timeout(300)
             femur = args.out / "workstation-femur.png"
-            page.screenshot(path=str(femur))
+            _save(page, femur)
+
+            admin = browser.new_page(viewport=VIEWPORT)
+            _accounts(admin, server.base_url)
+            accounts = args.out / "workstation-accounts.png"
+            _save(admin, accounts, "section[aria-labelledby='accounts-heading']")
             browser.close()
-    print(f"wrote {spine} and {femur}")
+    print(f"wrote {spine}, {femur} and {accounts}")
     return 0
 
 
