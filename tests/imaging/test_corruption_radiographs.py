@@ -199,3 +199,19 @@ def test_real_radiographs_truncated_are_refused(tmp_path, name):
     for cut in (200, 1000, len(whole) // 2, len(whole) - 20, len(whole) - 1):
         path.write_bytes(whole[:cut])
         _refused(path)
+
+
+def test_cut_encapsulated_dicom_says_truncated_and_warns_nothing(tmp_path, recwarn):
+    """pydicom only *warns* when a file ends before its pixel data's end delimiter.
+
+    That warning must not reach the user (a one-line error is all they see), and the error
+    must say the file is truncated rather than that it holds no pixel data.
+    """
+    path = tmp_path / "j2k.dcm"
+    WRITERS["j2k.dcm"](path)
+    whole = path.read_bytes()
+    path.write_bytes(whole[: len(whole) - 40])
+    with pytest.raises(InputError, match="truncated or damaged") as caught:
+        read_radiograph(path)
+    assert "\n" not in str(caught.value) and "j2k.dcm" in str(caught.value)
+    assert [str(w.message) for w in recwarn] == []

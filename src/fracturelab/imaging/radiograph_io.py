@@ -252,15 +252,36 @@ def _spacing_argument(spacing_xy_mm: float | Sequence[float], source: Path) -> S
 def _read_dicom(
     source: Path, allowed: frozenset[str], *, force: bool
 ) -> tuple[FloatArray, Spacing | None, str | None]:
+    # pydicom warns (on standard error) about odd values it meets while parsing lazily, e.g. an
+    # invalid UID; the user sees one line or a result, so such notes go to the log instead.
+    with warnings.catch_warnings(record=True) as notes:
+        warnings.simplefilter("always")
+        result = _read_dicom_file(source, allowed, force=force)
+    for note in notes:
+        logger.info("%s: %s", source, note.message)
+    return result
+
+
+def _read_dicom_file(
+    source: Path, allowed: frozenset[str], *, force: bool
+) -> tuple[FloatArray, Spacing | None, str | None]:
     import pydicom
 
     try:
-        dataset = pydicom.dcmread(source, force=force)
+        # pydicom only warns when a file ends inside an element or before a delimiter; keep
+        # those warnings off standard error and treat them as what they are: a cut file.
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            dataset = pydicom.dcmread(source, force=force)
     except Exception as error:  # pydicom raises many types for damaged or non-DICOM files
         raise InputError(
             f"{_ROLE} {source}: cannot be read as DICOM ({_reason(error)}); give {_FORMATS}, "
             "and export it again if it is damaged"
         ) from None
+    for warning in caught:
+        text = str(warning.message)
+        if "end of file" in text.lower() or "delimiter" in text.lower():
+            raise damaged(_ROLE, source, "DICOM: " + text.split(" found in file")[0][:120])
     if not any(
         keyword in dataset for keyword in ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
     ):
