@@ -257,3 +257,23 @@ def test_osteophytes_in_the_phantom_are_labelled_and_leave_the_truth() -> None:
             index = tuple(np.rint(built.vertebrae.world_to_index(tip)).astype(int))
             assert built.vertebrae.array[index] == entry["label"], (seed, entry["level"])
     assert found > 0
+
+
+# ---------------------------------------------------------------------------- independence
+def test_the_truth_uses_nothing_of_the_measuring_code() -> None:
+    import ast
+    from pathlib import Path
+
+    import fracturelab.synth as synth
+
+    folder = Path(synth.__file__).parent
+    for name in ("vertebra.py", "_body.py", "spine_phantom.py", "_render.py", "_mask_errors.py",
+                 "anatomy.py", "curve.py", "fractures.py"):  # fmt: skip
+        tree = ast.parse((folder / name).read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith(
+                "fracturelab.spine"
+            ):
+                assert node.module == "fracturelab.spine.levels", (name, node.module)
+            if isinstance(node, ast.Import):
+                assert not any(a.name.startswith("fracturelab.spine") for a in node.names), name
