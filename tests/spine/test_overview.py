@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
+from fracturelab.errors import InputError
 from fracturelab.imaging import Volume
 from fracturelab.spine import analyze
 from fracturelab.spine.overview import (
@@ -264,3 +265,8 @@ def test_twenty_slice_dicom_series_is_not_tilted(shared_data):
     assert reformat.kind == "oblique"
     # an axial series of a supine patient: the spine runs head-foot, not at 45 degrees
     assert _angle_deg(reformat.superior[0], [0.0, 0.0, 1.0]) < 15.0
+
+
+def test_a_report_without_vertebrae_is_refused_with_a_clear_message():
+    with pytest.raises(InputError, match="no vertebrae"):
+        plan_reformat(SpineReport([], "verse", "test"))

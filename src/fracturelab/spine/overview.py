@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from fracturelab.errors import InputError
 from fracturelab.imaging import Volume
 from fracturelab.outputs import atomic_path
 from fracturelab.spine.report import SpineReport, VertebraResult
@@ -159,7 +160,12 @@ def plan_reformat(report: SpineReport, step_mm: float = 0.75) -> SagittalReforma
     Returns:
         The reformat; ``kind`` and ``reason`` say which was chosen and why.
 
+    Raises:
+        InputError: When the report has no vertebrae.
+
     """
+    if not report.vertebrae:
+        raise InputError("the report has no vertebrae, so there is no overview to draw")
     across = np.arange(_ANTERIOR_MM, -_POSTERIOR_MM - step_mm / 2, -step_mm)
     anchors = [v for v in report.vertebrae if _is_anchor(v)]
     problem = _curve_problem(anchors, float(np.abs(across).max()))
