@@ -34,7 +34,7 @@ def test_json_holds_the_contract_keys():
     assert second["height_loss_pct"] == 34.9
     assert data["summary"] == {
         "n_vertebrae": 2, "n_graded": 1, "n_incomplete": 1, "n_failed": 0,
-        "n_fractured": 1, "max_grade": 2,
+        "n_fractured": 1, "max_grade": 2, "level_warnings": [],
     }  # fmt: skip
 
 

@@ -12,6 +12,7 @@ import numpy.typing as npt
 from fracturelab.imaging import Volume, read_volume
 from fracturelab.spine.grading import Grading, grade_vertebrae
 from fracturelab.spine.labels import VertebraLabelMap, load_vertebra_labels
+from fracturelab.spine.level_check import check_levels
 from fracturelab.spine.levels import level_index
 from fracturelab.spine.morphometry import MorphometryOptions, VertebraMeasurement, measure_vertebra
 from fracturelab.spine.report import SpineReport, VertebraResult
@@ -89,10 +90,17 @@ def analyze(
     order = label_map.labels_in_order()
     samples = [
         VertebraSample.from_label_map(
-            label_map.volume, label, label_map.levels[label], label_map.boxes[label]
+            label_map.volume,
+            label,
+            label_map.levels[label],
+            label_map.boxes[label],
+            ct=ct_volume if opts.use_ct else None,
         )
         for label in order
     ]
+    level_warnings, warnings_of = check_levels(
+        [s.level for s in samples], [s.centroid_mm for s in samples]
+    )
     implausible = _implausible_volumes(samples)
     # Centroids of vertebrae cut by the field of view are biased: do not steer by them.
     centroids = {
@@ -119,6 +127,8 @@ def analyze(
             progress(done, len(samples), sample.level)
     gradings = grade_vertebrae(measurements)
     results = [_result(m, gradings.get(m.label)) for m in measurements]
+    for result in results:
+        result.warnings.extend(warnings_of.get(result.level, []))
     return SpineReport(
         vertebrae=results,
         label_convention=label_map.convention,
@@ -133,6 +143,7 @@ def analyze(
             "orientation": ct_volume.orientation,
         },
         method={"name": "height morphometry", **asdict(opts)},
+        level_warnings=level_warnings,
     )
 
 
@@ -203,6 +214,14 @@ def _result(measurement: VertebraMeasurement, grading: Grading | None) -> Verteb
         anterior_axis=[float(v) for v in frame.anterior] if frame else None,
         reason=measurement.reason,
         warnings=list(measurement.warnings),
+        measurement_points_mm=(
+            {k: [[float(v) for v in p] for p in pair] for k, pair in measurement.points_mm.items()}
+            if measurement.points_mm
+            else None
+        ),
+        ct_refinement_mm=measurement.ct_refinement_mm,
+        edge_voxels=measurement.edge_voxels,
+        cut_fraction=measurement.cut_fraction,
     )
     if grading is not None:
         result.height_loss_pct = grading.height_loss_pct

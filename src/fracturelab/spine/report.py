@@ -31,7 +31,11 @@ class VertebraResult:
     ``status`` is ``graded``, ``incomplete`` (not gradable: cut by the field of view, too small,
     a level Genant grading does not cover) or ``failed`` (implausible shape). ``genant_grade``
     and ``morphology`` are ``None`` unless graded; ``morphology`` is ``normal`` for grade 0.
-    Positions are LPS millimetres.
+    Positions are LPS millimetres. ``measurement_points_mm`` holds, for ``anterior``,
+    ``middle`` and ``posterior``, the superior and inferior end points ``[[x, y, z], [x, y, z]]``
+    of each measured height; ``ct_refinement_mm`` how far the CT's bone edge moved each height
+    (mm, refined minus label map alone); ``edge_voxels`` the vertebra's and its body's voxels
+    on the scan's outer faces; ``cut_fraction`` the share of the body's footprint cut by them.
     """
 
     level: str
@@ -53,6 +57,10 @@ class VertebraResult:
     anterior_axis: list[float] | None = None
     reason: str | None = None
     warnings: list[str] = field(default_factory=list)
+    measurement_points_mm: dict[str, list[list[float]]] | None = None
+    ct_refinement_mm: dict[str, float] | None = None
+    edge_voxels: dict[str, int] | None = None
+    cut_fraction: float | None = None
 
     @property
     def is_fractured(self) -> bool:
@@ -62,7 +70,7 @@ class VertebraResult:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dictionary, numbers rounded to what is meaningful."""
         data = asdict(self)
-        for key in ("heights_mm", "height_spread_mm"):
+        for key in ("heights_mm", "height_spread_mm", "ct_refinement_mm"):
             if data[key] is not None:
                 data[key] = {k: round(v, 2) for k, v in data[key].items()}
         if data["ratios"] is not None:
@@ -70,6 +78,13 @@ class VertebraResult:
         for key in ("centroid_mm", "body_center_mm"):
             if data[key] is not None:
                 data[key] = [round(v, 2) for v in data[key]]
+        if data["measurement_points_mm"] is not None:
+            data["measurement_points_mm"] = {
+                k: [[round(v, 2) for v in point] for point in pair]
+                for k, pair in data["measurement_points_mm"].items()
+            }
+        if data["cut_fraction"] is not None:
+            data["cut_fraction"] = round(data["cut_fraction"], 3)
         for key in ("superior_axis", "anterior_axis"):
             if data[key] is not None:
                 data[key] = [round(v, 4) for v in data[key]]
@@ -128,6 +143,8 @@ class SpineReport:
         inputs: Paths of the CT and label map (``None`` for in-memory volumes).
         ct_geometry: Shape, spacing (mm) and orientation of the CT grid.
         method: Measuring options, for provenance.
+        level_warnings: Doubts about the level names (order along the spine, duplicates,
+            gaps); also in the summary and on each vertebra concerned.
 
     """
 
@@ -137,6 +154,7 @@ class SpineReport:
     inputs: dict[str, str | None] = field(default_factory=dict)
     ct_geometry: dict[str, Any] = field(default_factory=dict)
     method: dict[str, Any] = field(default_factory=dict)
+    level_warnings: list[str] = field(default_factory=list)
 
     def __getitem__(self, level: str) -> VertebraResult:
         for vertebra in self.vertebrae:
@@ -147,7 +165,7 @@ class SpineReport:
 
     @property
     def summary(self) -> dict[str, Any]:
-        """Counts of vertebrae and fractures, and the worst grade (``None`` if none graded)."""
+        """Counts, fractures, worst grade (``None`` if none graded) and level-name doubts."""
         graded = [v for v in self.vertebrae if v.status == "graded"]
         grades = [v.genant_grade for v in graded if v.genant_grade is not None]
         return {
@@ -157,6 +175,7 @@ class SpineReport:
             "n_failed": sum(v.status == "failed" for v in self.vertebrae),
             "n_fractured": sum(v.is_fractured for v in graded),
             "max_grade": max(grades) if grades else None,
+            "level_warnings": list(self.level_warnings),
         }
 
     def to_dict(self) -> dict[str, Any]:
@@ -211,6 +230,7 @@ class SpineReport:
             inputs=data.get("inputs", {}),
             ct_geometry=data.get("ct_geometry", {}),
             method=data.get("method", {}),
+            level_warnings=list(data.get("summary", {}).get("level_warnings", [])),
         )
 
 

@@ -12,6 +12,7 @@ from fracturelab.imaging import Volume
 __all__ = ["VertebraSample"]
 
 _PAD_VOXELS = 2
+_CT_MARGIN_MM = 8.0
 
 
 @dataclass
@@ -30,6 +31,10 @@ class VertebraSample:
         voxel_volume_mm3: Volume of one voxel in mm^3.
         touches_edge: Whether any voxel lies on the outer face of the scan (cut by the field
             of view somewhere, posterior elements included).
+        ct: The CT (HU) around the vertebra's box (a few millimetres wider than ``mask``, so
+            that the disc beyond each endplate is in it), float32, or ``None`` when no CT on
+            the label map's grid was given.
+        ct_start: Index of ``ct[0, 0, 0]`` in the full CT, shape ``(3,)``.
 
     """
 
@@ -42,18 +47,38 @@ class VertebraSample:
     grid: Volume
     voxel_volume_mm3: float
     touches_edge: bool = False
+    ct: npt.NDArray[np.float32] | None = None
+    ct_start: npt.NDArray[np.int64] | None = None
 
     @classmethod
     def from_label_map(
-        cls, volume: Volume, label: int, level: str, box: tuple[slice, slice, slice]
+        cls,
+        volume: Volume,
+        label: int,
+        level: str,
+        box: tuple[slice, slice, slice],
+        ct: Volume | None = None,
     ) -> VertebraSample:
-        """Cut one label out of a label map using its bounding box."""
+        """Cut one label out of a label map using its bounding box.
+
+        Args:
+            volume: The label map.
+            label: Label value of the vertebra.
+            level: Its level name.
+            box: Its bounding box in ``volume``.
+            ct: The CT on the label map's grid (same shape), cropped alongside the mask so
+                that endplates can be refined from the bone edge; ``None`` for mask only.
+
+        """
         inside = np.asarray(volume.array[box]) == label
         start = np.array([s.start for s in box], dtype=np.int64)
         indices = np.argwhere(inside) + start
         points = volume.index_to_world(indices)
         on_edge = np.any((indices == 0) | (indices == np.array(volume.shape) - 1), axis=1)
         padded = np.pad(inside.astype(np.float32), _PAD_VOXELS)
+        ct_crop, ct_start = None, None
+        if ct is not None and tuple(ct.shape) == tuple(volume.shape):
+            ct_crop, ct_start = _ct_crop(ct, box)
         return cls(
             label=label,
             level=level,
@@ -64,6 +89,8 @@ class VertebraSample:
             grid=volume,
             voxel_volume_mm3=volume.voxel_volume_mm3,
             touches_edge=bool(on_edge.any()),
+            ct=ct_crop,
+            ct_start=ct_start,
         )
 
     @property
@@ -98,6 +125,31 @@ class VertebraSample:
         values = ndimage.map_coordinates(self.mask, index.T, order=1, mode="nearest")
         return np.asarray(values, dtype=float).reshape(points_mm.shape[:-1])
 
+    def sample_ct(self, points_mm: npt.NDArray[np.float64]) -> npt.NDArray[np.float64] | None:
+        """Trilinearly interpolated CT (HU) at world points, or ``None`` without a CT.
+
+        Args:
+            points_mm: LPS points, shape ``(..., 3)``.
+
+        Returns:
+            HU values, shape ``(...)``; points beyond the padded box read the nearest voxel.
+
+        """
+        if self.ct is None or self.ct_start is None:
+            return None
+        from scipy import ndimage
+
+        flat = points_mm.reshape(-1, 3)
+        index = self.grid.world_to_index(flat) - self.ct_start
+        values = ndimage.map_coordinates(self.ct, index.T, order=1, mode="nearest")
+        return np.asarray(values, dtype=float).reshape(points_mm.shape[:-1])
+
+    def voxel_length_mm(self, direction: npt.NDArray[np.float64]) -> float:
+        """Length (mm) of one voxel step along a unit world direction, shape ``(3,)``."""
+        origin = self.grid.world_to_index(np.zeros((1, 3)))
+        step = self.grid.world_to_index(np.asarray(direction, dtype=float)[None, :]) - origin
+        return float(1.0 / max(float(np.linalg.norm(step)), 1e-9))
+
     def outside_field_of_view(self, points_mm: npt.NDArray[np.float64]) -> npt.NDArray[np.bool_]:
         """Whether world points lie beyond the outermost voxel centres of the scan.
 
@@ -112,3 +164,15 @@ class VertebraSample:
         upper = np.array(self.grid.shape) - 1
         outside = np.any((index < 0) | (index > upper), axis=1)
         return np.asarray(outside).reshape(points_mm.shape[:-1])
+
+
+def _ct_crop(
+    ct: Volume, box: tuple[slice, slice, slice]
+) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]:
+    """The CT over ``box`` widened by about 8 mm (within the scan) and its start index."""
+    margin = np.ceil(_CT_MARGIN_MM / np.asarray(ct.spacing_mm, dtype=float)).astype(np.int64)
+    shape = np.array(ct.shape, dtype=np.int64)
+    start = np.maximum(np.array([s.start for s in box], dtype=np.int64) - margin - 1, 0)
+    stop = np.minimum(np.array([s.stop for s in box], dtype=np.int64) + margin + 1, shape)
+    region = tuple(slice(int(a), int(b)) for a, b in zip(start, stop, strict=True))
+    return np.asarray(ct.array[region], dtype=np.float32), start
