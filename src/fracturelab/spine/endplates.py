@@ -39,6 +39,7 @@ MIN_EDGE_CONTRAST_HU = 100.0
 #: Search half-width around the mask's boundary, in voxels along the line (capped in mm).
 EDGE_SEARCH_VOXELS = 2.0
 _MAX_SEARCH_MM = 4.0
+_OVERSHOOT_MM = 0.5
 #: Voxels longer than this along the superior axis do not resolve the cortical endplate.
 MAX_REFINE_VOXEL_MM = 2.0
 
@@ -202,7 +203,9 @@ def margin_value(
     Of the lines through any two samples, the one that most samples lie within
     ``tolerance_mm`` of is kept (ties: the smaller summed residual), so a corner's rounding, a
     pedicle root or a spur covering up to half of the segment does not bend it; the line is
-    then refitted by least squares to those samples.
+    then refitted by least squares to those samples. Its value at ``at`` is kept within 0.5 mm
+    of the range of the samples between the segment and ``at`` (a dish's rising edge inside
+    the segment is not carried on past the flat rim nearer the wall).
 
     Args:
         a_mm: Positions (mm), shape ``(n,)``.
@@ -230,7 +233,13 @@ def margin_value(
     )
     keep = inliers[int(np.argmax(score))]
     slope, intercept = np.polyfit(x[keep], y[keep], 1)
-    return float(intercept + slope * at)
+    # Between the segment and the wall the endplate does not leave the range the profile spans
+    # there (by more than _OVERSHOOT_MM): a central dish's rising edge in the segment must not
+    # be carried on past the flat rim beyond it.
+    near = (a_mm >= min(at, fit_lo)) & (a_mm <= max(at, fit_hi)) & np.isfinite(values)
+    low, high = float(values[near].min()), float(values[near].max())
+    value = float(intercept + slope * at)
+    return float(np.clip(value, low - _OVERSHOOT_MM, high + _OVERSHOOT_MM))
 
 
 def run_through_zero(t: Array, values: Array) -> tuple[float, float, int, int] | None:
