@@ -215,3 +215,20 @@ def test_mr_series_is_refused_as_ct_unless_allowed(phantom_files, tmp_path):
     assert result.exit_code == 0, result.output
     graded = json.loads((tmp_path / "out" / "vertebrae.json").read_text())["vertebrae"]
     assert {v["level"]: v["genant_grade"] for v in graded}["T12"] == 2  # the phantom's fracture
+
+
+def test_levels_out_of_order_are_warned_in_the_terminal_and_the_json(phantom_files, tmp_path):
+    """T12 and L1 swapped in the label map: graded all the same, but the user is told."""
+    paths, _ = phantom_files
+    labels = read_volume(paths["vertebrae"])
+    swapped = labels.array.copy()
+    t12, l1 = 19, 20  # VerSe labels
+    swapped[labels.array == t12], swapped[labels.array == l1] = l1, t12
+    write_volume(labels.with_array(swapped), tmp_path / "swapped.nii.gz")
+    result = _analyze(paths["ct"], tmp_path / "swapped.nii.gz", tmp_path / "out", "--quiet")
+    assert result.exit_code == 0, result.output
+    warnings = [line for line in result.output.splitlines() if line.startswith("warning: ")]
+    data = json.loads((tmp_path / "out" / "vertebrae.json").read_text())
+    assert data["summary"]["level_warnings"], data["summary"]
+    assert len(warnings) == len(data["summary"]["level_warnings"])
+    assert any("T12" in line and "L1" in line for line in warnings), warnings

@@ -90,6 +90,9 @@ def analyze(
             written.update(report.write(out))
         if not quiet:
             Console().print(_table(report))
+        # Doubts about the level names matter even in a quiet run: always on stderr.
+        for warning in report.level_warnings:
+            Console(stderr=True).print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
         for path in written.values():
             console.print(f"wrote {path}")
 

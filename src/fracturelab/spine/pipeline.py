@@ -25,6 +25,8 @@ Progress = Callable[[int, int, str], None]
 _PATIENT_SUPERIOR = np.array([0.0, 0.0, 1.0])
 _MAX_NEIGHBOUR_STEPS = 3
 _IMPLAUSIBLE_VOLUME_FACTOR = 2.2
+#: Neighbours on each side whose median volume a vertebra is compared with.
+_VOLUME_NEIGHBOURS = 2
 
 
 def load_inputs(
@@ -183,17 +185,32 @@ def _has_neighbour(sample: VertebraSample, samples: list[VertebraSample]) -> boo
 
 
 def _implausible_volumes(samples: list[VertebraSample]) -> dict[int, str]:
-    """Vertebrae far larger than the others: usually two vertebrae merged under one label."""
+    """Vertebrae far larger than their neighbours: usually two vertebrae merged under one label.
+
+    Vertebrae grow steadily down the spine (a lumbar vertebra holds four to five times the volume
+    of an upper thoracic one), so each is compared with the median of its nearest neighbours in
+    the spine's order (up to two on each side), never with the whole scan: in a scan from T1 to
+    L5 the lumbar vertebrae are more than twice the median of all, yet perfectly normal.
+
+    Args:
+        samples: The vertebrae in anatomical order, cranial first.
+
+    Returns:
+        Label -> reason for the vertebrae to fail.
+
+    """
     if len(samples) < 3:
         return {}
     volumes = np.array([s.volume_mm3 for s in samples])
     reasons: dict[int, str] = {}
-    for sample, volume in zip(samples, volumes, strict=True):
-        others = float(np.median(volumes[volumes != volume])) if len(set(volumes)) > 1 else volume
-        if volume > _IMPLAUSIBLE_VOLUME_FACTOR * others:
+    for index, sample in enumerate(samples):
+        near = [j for j in range(index - _VOLUME_NEIGHBOURS, index + _VOLUME_NEIGHBOURS + 1)
+                if j != index and 0 <= j < len(samples)]  # fmt: skip
+        others = float(np.median(volumes[near]))
+        if volumes[index] > _IMPLAUSIBLE_VOLUME_FACTOR * others:
             reasons[sample.label] = (
-                f"implausible segmentation: volume {volume / 1000:.1f} ml is "
-                f"{volume / others:.1f}x the other vertebrae's median (merged vertebrae?)"
+                f"implausible segmentation: volume {volumes[index] / 1000:.1f} ml is "
+                f"{volumes[index] / others:.1f}x its neighbours' median (merged vertebrae?)"
             )
     return reasons
 
