@@ -68,7 +68,8 @@ def test_mask_one_voxel_off_is_refined_back_by_the_ct(change):
     for level in ("L1", "L2", "L3"):
         truth = (Body(ha=0.72 * HEIGHT) if level == "L2" else Body()).truth()
         # normal bodies within 0.5 mm; the wedge's margins are extrapolated over a staircase
-        tolerance = 1.5 if level == "L2" else 0.5
+        # that the CT edge halves but does not remove (Hp of the dilated wedge: 0.9 mm)
+        tolerance = 1.0 if level == "L2" else 0.5
         for k in HEIGHTS:
             assert abs(refined[level].heights_mm[k] - truth[k]) <= tolerance, (level, k)
             # without the CT the heights are about two voxels off (one at each endplate)
