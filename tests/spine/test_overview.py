@@ -8,13 +8,9 @@ from scipy import ndimage
 from fracturelab.errors import InputError
 from fracturelab.imaging import Volume
 from fracturelab.spine import analyze
-from fracturelab.spine.overview import (
-    plan_reformat,
-    render_overview,
-    render_vertebra,
-    sample_reformat,
-)
+from fracturelab.spine.overview import render_overview, render_vertebra
 from fracturelab.spine.report import SpineReport, VertebraResult
+from fracturelab.spine.sagittal import plan_reformat, sample_reformat
 from fracturelab.synth import make_spine_phantom
 
 HEIGHTS = ("anterior", "middle", "posterior")
