@@ -15,25 +15,18 @@ import pydicom
 import pytest
 import SimpleITK as sitk
 from PIL import Image
-from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.uid import ExplicitVRLittleEndian, JPEG2000Lossless, generate_uid
+from pydicom.uid import JPEG2000Lossless
 
 from fracturelab.errors import InputError
 from fracturelab.imaging import read_radiograph
+from tests.dicom_files import DX_STORAGE, new_dataset
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 PIXELS = np.random.default_rng(5).integers(0, 4096, (48, 64), dtype=np.uint16)
 
 
 def _dx(pixels=PIXELS):
-    meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.1.1"  # Digital X-Ray
-    meta.MediaStorageSOPInstanceUID = generate_uid()
-    meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds = Dataset()
-    ds.file_meta = meta
-    ds.SOPClassUID = meta.MediaStorageSOPClassUID
-    ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
+    ds = new_dataset(DX_STORAGE)
     ds.Modality = "DX"
     ds.SamplesPerPixel = 1
     ds.PhotometricInterpretation = "MONOCHROME2"

@@ -5,29 +5,22 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+from pydicom.uid import generate_uid
 
 from fracturelab.errors import InputError
 from fracturelab.imaging import RADIOGRAPH_MODALITIES, read_radiograph, read_volume
+from tests.dicom_files import DX_STORAGE, new_dataset
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 CT_STORAGE = "1.2.840.10008.5.1.4.1.1.2"
 MR_STORAGE = "1.2.840.10008.5.1.4.1.1.4"
 SC_STORAGE = "1.2.840.10008.5.1.4.1.1.7"
-DX_STORAGE = "1.2.840.10008.5.1.4.1.1.1.1"
 
 
 def _slice(sop_class, modality, z=0.0, series=None, pixels=None):
     """One axial slice (uncompressed) of the given SOP class and modality."""
     pixels = np.arange(16 * 20, dtype=np.int16).reshape(16, 20) if pixels is None else pixels
-    meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = sop_class
-    meta.MediaStorageSOPInstanceUID = generate_uid()
-    meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds = Dataset()
-    ds.file_meta = meta
-    ds.SOPClassUID, ds.SOPInstanceUID = sop_class, meta.MediaStorageSOPInstanceUID
+    ds = new_dataset(sop_class)
     if modality is not None:
         ds.Modality = modality
     ds.StudyInstanceUID = "1.2.3.4"

@@ -7,13 +7,14 @@ import pydicom
 import pytest
 import SimpleITK as sitk
 from PIL import Image
-from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.dataset import Dataset
 from pydicom.pixels import apply_modality_lut, apply_windowing
 from pydicom.sequence import Sequence
-from pydicom.uid import ExplicitVRLittleEndian, JPEG2000Lossless, generate_uid
+from pydicom.uid import JPEG2000Lossless
 
 from fracturelab.errors import InputError
 from fracturelab.imaging import Radiograph, radiograph_io, read_radiograph, write_radiograph
+from tests.dicom_files import DX_STORAGE, new_dataset
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 
@@ -22,14 +23,7 @@ SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 def _dataset(pixels, photometric="MONOCHROME2", bits_stored=None, **tags):
     """A minimal DX dataset holding ``pixels`` uncompressed (signed if the dtype is)."""
     pixels = np.asarray(pixels)
-    meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.1.1"  # Digital X-Ray, presentation
-    meta.MediaStorageSOPInstanceUID = generate_uid()
-    meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds = Dataset()
-    ds.file_meta = meta
-    ds.SOPClassUID = meta.MediaStorageSOPClassUID
-    ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
+    ds = new_dataset(DX_STORAGE)
     ds.Modality = "DX"
     colour = photometric in ("RGB", "YBR_FULL")
     ds.SamplesPerPixel = 3 if colour else 1

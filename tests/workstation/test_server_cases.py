@@ -17,6 +17,7 @@ from fracturelab.imaging.radiograph_io import read_radiograph, write_radiograph
 from fracturelab.workstation.db import Database
 from fracturelab.workstation.models import Answer, AuditEvent, Case, Reading, User
 from fracturelab.workstation.server.images import DISPLAY_MAX_PX
+from tests.dicom_files import DX_STORAGE, new_dataset
 
 from .server_helpers import PASSWORDS, live_server, login, make_app
 
@@ -299,20 +300,7 @@ def test_admin_sees_progress_assigns_and_sets_the_reference(
 
 
 def _dicom_radiograph(path: Path) -> Path:
-    from pydicom import Dataset
-    from pydicom.dataset import FileMetaDataset
-    from pydicom.uid import ExplicitVRLittleEndian, generate_uid
-
-    meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.1.1"  # DX for presentation
-    meta.MediaStorageSOPInstanceUID = generate_uid()
-    meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds = Dataset()
-    ds.file_meta = meta
-    ds.SOPClassUID, ds.SOPInstanceUID = (
-        meta.MediaStorageSOPClassUID,
-        meta.MediaStorageSOPInstanceUID,
-    )
+    ds = new_dataset(DX_STORAGE)
     ds.PatientName, ds.PatientID, ds.Modality, ds.StudyDate = "Doe^Jane", "P77", "DX", "20260101"
     ds.Rows, ds.Columns = 32, 48
     ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"

@@ -182,6 +182,36 @@ def _holds(
     return damaged(role, source, f"{where}holds {actual:,} of {expected:,} bytes of {what}")
 
 
+def _data_location(
+    source: Path, role: str, data_file: str | None, data_start: int, header_suffix: str
+) -> tuple[Path, int] | None:
+    """Where a MetaImage or NRRD header's voxel data live: the file and the byte they start at.
+
+    Args:
+        source: The header file.
+        role: What the file is for, the start of error messages.
+        data_file: The header's data-file field, or ``None`` when the data follow the header.
+        data_start: Byte offset just after the header in ``source``.
+        header_suffix: ``.mhd`` or ``.nhdr``, for the message when the data file is missing.
+
+    Returns:
+        ``(path, start)``, or ``None`` when the data are spread over several files (a ``LIST``
+        or a file-name pattern), which ITK reads and checks itself.
+
+    """
+    if data_file is None:
+        return source, data_start
+    if data_file.upper().startswith("LIST") or "%" in data_file or " " in data_file.strip():
+        return None
+    data_path = source.parent / data_file
+    if not data_path.is_file():
+        raise InputError(
+            f"{role} {source}: its data file {data_path.name} is missing; copy it next to "
+            f"the {header_suffix} header"
+        )
+    return data_path, 0
+
+
 def _where(source: Path, data_path: Path) -> str:
     """How a message names a separate data file ("" when the data are in ``source``)."""
     return "" if data_path == source else f"its data file {data_path.name} "
@@ -269,17 +299,12 @@ def _check_metaimage(source: Path, role: str) -> None:
     with source.open("rb") as handle:
         fields, data_start = _metaimage_header(handle, source, role)
     data_file = fields["elementdatafile"]
-    if data_file.upper() == "LOCAL":
-        data_path, start = source, data_start
-    elif data_file.upper().startswith("LIST") or "%" in data_file or " " in data_file:
+    location = _data_location(
+        source, role, None if data_file.upper() == "LOCAL" else data_file, data_start, ".mhd"
+    )
+    if location is None:
         return  # slices in several files: ITK reads and checks them
-    else:
-        data_path, start = source.parent / data_file, 0
-        if not data_path.is_file():
-            raise InputError(
-                f"{role} {source}: its data file {data_path.name} is missing; copy it next to "
-                "the .mhd header"
-            )
+    data_path, start = location
     where = _where(source, data_path)
     try:
         dims = [int(v) for v in fields.get("dimsize", "").split()]
@@ -331,17 +356,10 @@ def _check_nrrd(source: Path, role: str) -> None:
     with source.open("rb") as handle:
         fields, data_start = _nrrd_header(handle, source, role)
     data_file = fields.get("data file") or fields.get("datafile")
-    if data_file is None:
-        data_path, start = source, data_start
-    elif data_file.upper().startswith("LIST") or " " in data_file.strip() or "%" in data_file:
+    location = _data_location(source, role, data_file, data_start, ".nhdr")
+    if location is None:
         return  # several data files: ITK reads and checks them
-    else:
-        data_path, start = source.parent / data_file, 0
-        if not data_path.is_file():
-            raise InputError(
-                f"{role} {source}: its data file {data_path.name} is missing; copy it next to "
-                "the .nhdr header"
-            )
+    data_path, start = location
     where = _where(source, data_path)
     try:
         sizes = [int(v) for v in fields.get("sizes", "").split()]
