@@ -128,3 +128,30 @@ def test_import_femur_keeps_manifest_rows_and_suggests(
 def test_import_femur_explains_a_missing_manifest(database: Database, tmp_path: Path) -> None:
     with database.session() as session, pytest.raises(InputError, match="does not exist"):
         import_femur(session, tmp_path / "manifest.csv")
+
+
+@pytest.mark.parametrize("suggest", [False, True])
+def test_import_spine_never_registers_a_truncated_ct_or_a_whole_spine_mask(
+    database: Database, spine_folders: tuple[Path, Path], tmp_path: Path, suggest: bool
+) -> None:
+    """A cut CT or a map of all bodies under one label is failed with its reason, not added."""
+    cts, masks = spine_folders
+    whole = (cts / "case1.nii.gz").read_bytes()
+    (tmp_path / "cut.nii.gz").write_bytes(whole[: len(whole) // 2])
+    shutil.copy(masks / "case1_vertebrae.nii.gz", tmp_path / "cut_vertebrae.nii.gz")
+    shutil.copy(cts / "case1.nii.gz", tmp_path / "merged.nii.gz")
+    from fracturelab.imaging import read_volume, write_volume
+
+    labels = read_volume(masks / "case1_vertebrae.nii.gz")
+    write_volume(
+        labels.with_array((labels.array > 0).astype("uint8")), tmp_path / "merged_vertebrae.nii.gz"
+    )
+    shutil.copy(cts / "case1.nii.gz", tmp_path / "good.nii.gz")
+    shutil.copy(masks / "case1_vertebrae.nii.gz", tmp_path / "good_vertebrae.nii.gz")
+    with database.session() as session:
+        summary = import_spine(session, tmp_path, tmp_path, suggest=suggest)
+        names = sorted(case.name for case in session.scalars(select(Case)))
+    assert summary.added == ["good"] and names == ["good"]
+    reasons = dict(summary.failed)
+    assert "truncated or damaged" in reasons["cut"]
+    assert "more than one vertebra" in reasons["merged"]

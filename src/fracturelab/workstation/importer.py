@@ -17,13 +17,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from fracturelab.errors import FracturelabError, InputError
 from fracturelab.workstation.models import Case
+
+if TYPE_CHECKING:
+    from fracturelab.imaging import Volume
+    from fracturelab.spine.labels import VertebraLabelMap
 
 __all__ = ["VOLUME_SUFFIXES", "ImportSummary", "import_femur", "import_spine", "spine_suggestion"]
 
@@ -146,10 +150,16 @@ def import_spine(
             Genant grade, morphology and height loss as the suggestion.
         progress: Called with each case name before it is imported.
 
+    A case is registered only when its CT and label map read cleanly and fit together (the
+    checks of ``fracturelab spine analyze``: complete files, a CT series, vertebra-sized
+    labels on the CT's grid); otherwise it is listed in ``failed`` with the reason.
+
     Raises:
         InputError: If a folder is missing or holds no CT.
 
     """
+    from fracturelab.spine.pipeline import load_inputs
+
     cts = _check_folder("--ct-dir", Path(ct_dir))
     labels_folder = _check_folder("--vertebrae-dir", Path(vertebrae_dir))
     summary = ImportSummary()
@@ -178,10 +188,17 @@ def import_spine(
         if isinstance(label_map, str):
             summary.failed.append((name, label_map))
             continue
+        # A truncated, damaged or non-CT image, or a label map that cannot be vertebrae, is
+        # never registered: the viewer could not open it and it would hold no true labels.
+        try:
+            inputs = load_inputs(ct, label_map)
+        except FracturelabError as error:
+            summary.failed.append((name, str(error).splitlines()[0]))
+            continue
         suggestion = None
         if suggest:
             try:
-                suggestion = spine_suggestion(ct, label_map)
+                suggestion = spine_suggestion(*inputs)
             except FracturelabError as error:
                 summary.notes.append(f"{name}: no suggestion ({error})")
         session.add(
@@ -198,7 +215,7 @@ def import_spine(
     return summary
 
 
-def spine_suggestion(ct: Path, label_map: Path) -> dict[str, Any]:
+def spine_suggestion(ct: Path | Volume, label_map: Path | VertebraLabelMap) -> dict[str, Any]:
     """Per-level suggestion from the morphometry pipeline.
 
     Returns:
