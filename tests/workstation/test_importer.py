@@ -155,3 +155,22 @@ def test_import_spine_never_registers_a_truncated_ct_or_a_whole_spine_mask(
     reasons = dict(summary.failed)
     assert "truncated or damaged" in reasons["cut"]
     assert "more than one vertebra" in reasons["merged"]
+
+
+def test_import_femur_never_registers_a_damaged_radiograph(
+    database: Database, femur_manifest: Path, tmp_path: Path
+) -> None:
+    """A radiograph cut short is failed with its reason; the other rows are imported."""
+    rows = femur_manifest.read_text().splitlines()
+    shutil.copytree(femur_manifest.parent, tmp_path / "set")
+    manifest = tmp_path / "set" / femur_manifest.name
+    first_image = rows[1].split(",")[0]
+    image = tmp_path / "set" / first_image
+    whole = image.read_bytes()
+    image.write_bytes(whole[: len(whole) // 2])
+    with database.session() as session:
+        summary = import_femur(session, manifest)
+        names = {case.name for case in session.scalars(select(Case))}
+    assert [name for name, _ in summary.failed] == [first_image]
+    assert "truncated or damaged" in summary.failed[0][1]
+    assert first_image not in names and len(summary.added) == len(rows) - 2

@@ -264,6 +264,7 @@ def import_femur(
 
     """
     from fracturelab.femur.manifest import Manifest
+    from fracturelab.imaging.radiograph_io import read_radiograph
 
     manifest = Manifest.read(manifest_path)
     model = None
@@ -280,12 +281,16 @@ def import_femur(
             continue
         if progress is not None:
             progress(name)
+        # A damaged file or a DICOM that is not a radiograph is never registered.
+        try:
+            radiograph = read_radiograph(row.image, row.pixel_spacing_mm)
+        except FracturelabError as error:
+            summary.failed.append((name, str(error).splitlines()[0]))
+            continue
         suggestion = None
         if model is not None:
-            from fracturelab.imaging.radiograph_io import read_radiograph
-
             try:
-                prediction = model.predict(read_radiograph(row.image, row.pixel_spacing_mm))
+                prediction = model.predict(radiograph)
             except FracturelabError as error:
                 summary.notes.append(f"{name}: no suggestion ({error})")
             else:
