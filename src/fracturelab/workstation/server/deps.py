@@ -18,6 +18,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from fracturelab.workstation.models import User, WebSession
+from fracturelab.workstation.server.middleware import WRITE_METHODS
 from fracturelab.workstation.server.security import COOKIE_NAME, csrf_matches, find_session
 
 __all__ = [
@@ -42,8 +43,6 @@ T = TypeVar("T")
 #: How often a write that met a busy SQLite database is tried again.
 _WRITE_ATTEMPTS = 8
 
-#: Methods that change something and so need the CSRF header.
-WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 #: Largest row id (a signed 64-bit integer, the widest the databases store).
 MAX_ID = 2**63 - 1

@@ -24,7 +24,7 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.types import Message as AsgiMessage
 
-__all__ = ["CSP", "HSTS", "MAX_BODY_BYTES", "GuardMiddleware", "is_json_body"]
+__all__ = ["CSP", "HSTS", "MAX_BODY_BYTES", "WRITE_METHODS", "GuardMiddleware", "is_json_body"]
 
 logger = logging.getLogger("fracturelab.workstation")
 
@@ -44,7 +44,8 @@ _SECURITY_HEADERS = (
     ("X-Frame-Options", "DENY"),
     ("Referrer-Policy", "same-origin"),
 )
-_WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+#: Methods that change something: they need the CSRF header and a same-origin ``Origin``.
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
 class _NonFiniteNumberError(ValueError):
@@ -125,7 +126,7 @@ class GuardMiddleware:
         headers = Headers(scope=scope)
         method = str(scope.get("method", "GET")).upper()
         origin = headers.get("origin")
-        if method in _WRITE_METHODS and origin and origin != _own_origin(scope, headers):
+        if method in WRITE_METHODS and origin and origin != _own_origin(scope, headers):
             return _refuse(403, f"cross-site request from {origin[:200]} refused"), receive
         length = headers.get("content-length")
         if length is not None and (not length.isdigit() or int(length) > self.max_body_bytes):
