@@ -64,3 +64,36 @@ def test_read_only_folder_for_real(tmp_path):
     locked.mkdir(mode=0o555)
     with pytest.raises(InputError, match="is not writable"):
         check_output_dir(locked / "out")
+
+
+def test_csv_from_mappings_and_sequences_quotes_commas(tmp_path):
+    from fracturelab.outputs import write_csv
+
+    path = write_csv(tmp_path / "t.csv", ["id", "note"], [{"id": 1}, [2, "a,b"]])
+    assert path.read_bytes() == b'id,note\n1,\n2,"a,b"\n'
+
+
+def test_csv_row_with_an_unknown_column_is_refused(tmp_path):
+    from fracturelab.outputs import write_csv
+
+    with pytest.raises(ValueError):
+        write_csv(tmp_path / "t.csv", ["id"], [{"id": 1, "extra": 2}])
+    assert not (tmp_path / "t.csv").exists()
+
+
+def test_csv_row_of_the_wrong_length_is_refused(tmp_path):
+    from fracturelab.outputs import csv_text
+
+    with pytest.raises(ValueError, match="3 values for 2 columns"):
+        csv_text(["a", "b"], [[1, 2, 3]])
+
+
+def test_figure_saved_as_png_and_closed(tmp_path):
+    from fracturelab.outputs import pyplot, save_figure
+
+    plt = pyplot()
+    figure = plt.figure(figsize=(1, 1))
+    path = save_figure(figure, tmp_path / "sub" / "f.png", dpi=50)
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert not plt.fignum_exists(figure.number)
+    assert [p.name for p in path.parent.iterdir()] == ["f.png"]

@@ -2,20 +2,32 @@
 
 Commands call :func:`check_output_dir` before any work, so that a ``--out`` that cannot be
 used is refused at once with one line, and write with :func:`atomic_write_text` /
-:func:`atomic_path`, so that a failure never leaves half a file behind.
+:func:`atomic_path`, :func:`write_csv` and :func:`save_figure`, so that a failure never leaves
+half a file behind. This module is the one home for CSV writing and figure saving.
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from fracturelab.errors import InputError
 
-__all__ = ["atomic_path", "atomic_write_text", "check_output_dir"]
+__all__ = [
+    "atomic_path",
+    "atomic_write_text",
+    "check_output_dir",
+    "csv_text",
+    "pyplot",
+    "save_figure",
+    "write_csv",
+]
 
 
 def check_output_dir(path: str | Path, option: str = "--out") -> Path:
@@ -84,4 +96,76 @@ def atomic_write_text(target: str | Path, text: str) -> Path:
     """Write text (UTF-8) to ``target`` atomically and return the path."""
     with atomic_path(target) as temporary:
         temporary.write_text(text, encoding="utf-8")
+    return Path(target)
+
+
+def csv_text(columns: Sequence[str], rows: Iterable[Mapping[str, Any] | Sequence[Any]]) -> str:
+    """Return CSV text: a header of ``columns``, then ``rows`` (Unix line ends).
+
+    Args:
+        columns: Column names, in order.
+        rows: One mapping (column name to value; missing columns are left empty) or one
+            sequence (values in column order) per row.
+
+    Raises:
+        ValueError: A mapping row has a key that is not a column, or a sequence row has the
+            wrong length.
+
+    """
+    buffer = io.StringIO()
+    names = list(columns)
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(names)
+    dict_writer = csv.DictWriter(buffer, fieldnames=names, lineterminator="\n")
+    for row in rows:
+        if isinstance(row, Mapping):
+            dict_writer.writerow(row)
+        else:
+            values = list(row)
+            if len(values) != len(names):
+                raise ValueError(f"row has {len(values)} values for {len(names)} columns")
+            writer.writerow(values)
+    return buffer.getvalue()
+
+
+def write_csv(
+    target: str | Path,
+    columns: Sequence[str],
+    rows: Iterable[Mapping[str, Any] | Sequence[Any]],
+) -> Path:
+    """Write :func:`csv_text` of ``columns`` and ``rows`` to ``target`` atomically."""
+    return atomic_write_text(target, csv_text(columns, rows))
+
+
+def pyplot() -> Any:
+    """Return ``matplotlib.pyplot`` on the non-interactive Agg backend (imported lazily)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def save_figure(
+    figure: Any, target: str | Path, *, dpi: int = 110, tight: bool = False, close: bool = True
+) -> Path:
+    """Save a Matplotlib figure as PNG atomically and return the path.
+
+    Args:
+        figure: A ``matplotlib.figure.Figure``.
+        target: The PNG path; its folder is created if needed.
+        dpi: Resolution, dots per inch.
+        tight: Crop the saved image to the drawn content (``bbox_inches="tight"``).
+        close: Close the figure afterwards (frees its memory; the default).
+
+    """
+    try:
+        with atomic_path(target) as temporary:
+            figure.savefig(temporary, dpi=dpi, format="png", bbox_inches="tight" if tight else None)
+    finally:
+        if close:
+            import matplotlib.pyplot as plt
+
+            plt.close(figure)
     return Path(target)
