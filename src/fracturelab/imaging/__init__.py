@@ -1,5 +1,6 @@
 """Images with geometry, and their readers and writers."""
 
+from fracturelab.imaging.dicom_header import probe_size_px, read_dicom_header
 from fracturelab.imaging.io import read_volume, write_volume
 from fracturelab.imaging.modality import RADIOGRAPH_MODALITIES
 from fracturelab.imaging.radiograph import Radiograph
@@ -10,6 +11,8 @@ __all__ = [
     "RADIOGRAPH_MODALITIES",
     "Radiograph",
     "Volume",
+    "probe_size_px",
+    "read_dicom_header",
     "read_radiograph",
     "read_volume",
     "write_radiograph",
