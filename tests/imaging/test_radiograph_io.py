@@ -13,7 +13,8 @@ from pydicom.sequence import Sequence
 from pydicom.uid import JPEG2000Lossless
 
 from fracturelab.errors import InputError
-from fracturelab.imaging import Radiograph, radiograph_io, read_radiograph, write_radiograph
+from fracturelab.imaging import Radiograph, read_radiograph, write_radiograph
+from fracturelab.imaging.readers import pillow as pillow_reader
 from tests.dicom_files import DX_STORAGE, new_dataset
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
@@ -426,9 +427,9 @@ def test_fast_grey_png_path_matches_pillow(tmp_path, monkeypatch, dtype):
     values = np.random.default_rng(3).integers(0, np.iinfo(dtype).max, (40, 50), dtype=dtype)
     path = tmp_path / "g.png"
     Image.fromarray(values).save(path, dpi=(254, 127))
-    assert radiograph_io._png_header(path).plain_grey  # takes the libpng path
+    assert pillow_reader.png_header(path).plain_grey  # takes the libpng path
     fast = read_radiograph(path)
-    monkeypatch.setattr(radiograph_io, "_read_plain_grey_png", lambda source: None)
+    monkeypatch.setattr(pillow_reader, "_read_plain_grey_png", lambda source: None)
     pillow = read_radiograph(path)
     np.testing.assert_array_equal(fast.array, pillow.array)
     np.testing.assert_allclose(fast.array, values / np.iinfo(dtype).max, atol=1e-7)
@@ -439,7 +440,7 @@ def test_fast_grey_png_path_matches_pillow(tmp_path, monkeypatch, dtype):
 def test_png_with_significant_bits_is_not_shifted(tmp_path):
     values = np.array([[0, 4095], [1000, 12]], np.uint16)
     path = _grey16_png(tmp_path / "sbit.png", values, _png_chunk(b"sBIT", bytes([12])))
-    assert not radiograph_io._png_header(path).plain_grey  # libpng would shift by sBIT
+    assert not pillow_reader.png_header(path).plain_grey  # libpng would shift by sBIT
     np.testing.assert_allclose(read_radiograph(path).array, values / 65535, atol=1e-9)
 
 

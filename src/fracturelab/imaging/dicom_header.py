@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from fracturelab.errors import InputError
+from fracturelab.imaging.readers.base import reason
 from fracturelab.typing import PathLike
 
 if TYPE_CHECKING:  # pydicom is imported when a file is read, to keep `--help` fast
@@ -80,7 +81,7 @@ def read_dicom_header(path: PathLike) -> Dataset:
             dataset = pydicom.dcmread(source, stop_before_pixels=True, force=True)
         except Exception as error:  # pydicom raises many types for damaged or foreign files
             raise InputError(
-                f"{source}: the DICOM header cannot be read ({_first_line(error)})"
+                f"{source}: the DICOM header cannot be read ({reason(error)})"
             ) from None
     for note in notes:
         logger.info("%s: %s", source, note.message)
@@ -121,15 +122,4 @@ def probe_size_px(path: PathLike) -> tuple[int, int]:
     except FileNotFoundError:
         raise InputError(f"{source}: no such file; check the path") from None
     except Exception as error:  # Pillow raises many types for damaged or foreign files
-        raise InputError(
-            f"{source}: the image header cannot be read ({_first_line(error)})"
-        ) from None
-
-
-def _first_line(error: BaseException) -> str:
-    """The first line of a library's exception message (at most 200 characters)."""
-    if type(error).__name__ == "UnidentifiedImageError":
-        return "not an image Pillow recognises"
-    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
-    text = lines[0] if lines else type(error).__name__
-    return text if len(text) <= 200 else text[:197] + "..."
+        raise InputError(f"{source}: the image header cannot be read ({reason(error)})") from None

@@ -16,10 +16,10 @@ first, against what its own header says it should hold:
 - **NRRD** ``.nrrd`` / ``.nhdr``: raw data of the right size, gzip data streamed and checked
   as above, bzip2 data streamed; text and hex encodings are left to ITK.
 - **PNG**: every chunk is complete with a correct CRC-32, up to ``IEND``.
-- **TIFF** (after Pillow opened it): no directory entry cut short, strips and tiles inside the
-  file.
-- **JPEG**: Pillow refuses a file cut inside its image data; the end-of-image marker must end
-  the file (trailing zero bytes allowed).
+
+TIFF and JPEG files are checked after Pillow opened them, by the reader that needs it
+(:mod:`fracturelab.imaging.readers.pillow`): no TIFF directory entry cut short, strips and
+tiles inside the file; a JPEG must end with its end-of-image marker.
 
 What cannot be detected: a changed byte inside the uncompressed voxel data of ``.nii``,
 ``.mha``/``.mhd`` raw, raw NRRD, uncompressed TIFF or DICOM, or in their geometry fields
@@ -41,14 +41,11 @@ import struct
 import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from typing import BinaryIO
 
 from fracturelab.errors import InputError
 
-if TYPE_CHECKING:
-    from PIL import Image
-
-__all__ = ["check_image_file", "check_jpeg", "check_png", "check_tiff", "damaged"]
+__all__ = ["check_image_file", "check_png", "damaged"]
 
 _CHUNK = 1 << 20  # bytes read at a time when streaming
 
@@ -445,60 +442,6 @@ def check_png(source: Path, role: str) -> None:
                 raise damaged(role, source, f"CRC mismatch in its PNG {_name(kind)} chunk")
             if kind == b"IEND":
                 return
-
-
-# ---------------------------------------------------------------------------------- JPEG
-def check_jpeg(source: Path, role: str) -> None:
-    """Refuse a JPEG that does not end with its end-of-image marker (trailing zeros allowed).
-
-    Pillow refuses a JPEG cut inside its image data, but not one that lost only its last
-    bytes. In entropy-coded data a 0xFF byte is always followed by 0x00 or a restart marker,
-    so ``FF D9`` at the end can only be the end-of-image marker.
-
-    Args:
-        source: The file.
-        role: What the file is for, used in messages.
-
-    Raises:
-        InputError: If the end-of-image marker is missing.
-
-    """
-    with source.open("rb") as handle:
-        handle.seek(max(source.stat().st_size - 1024, 0))
-        tail = handle.read().rstrip(b"\x00")
-    if not tail.endswith(b"\xff\xd9"):
-        raise damaged(role, source, "the JPEG has no end-of-image marker")
-
-
-# ---------------------------------------------------------------------------------- TIFF
-def check_tiff(image: Image.Image, messages: list[str], source: Path, role: str) -> None:
-    """Refuse a TIFF whose directory or strips / tiles reach past the end of the file.
-
-    Args:
-        image: The TIFF as Pillow opened it.
-        messages: The warnings Pillow gave while opening and decoding it; Pillow only warns
-            ("Corrupt EXIF data", "Truncated File Read") when a directory entry is cut short.
-        source: The file.
-        role: What the file is for, used in messages.
-
-    Raises:
-        InputError: If the file is cut short.
-
-    """
-    for message in messages:
-        if "corrupt exif" in message.lower() or "truncated" in message.lower():
-            raise damaged(role, source, f"TIFF directory: {message.strip()[:120]}")
-    tags = getattr(image, "tag_v2", {})
-    size = source.stat().st_size
-    for offsets_tag, counts_tag in ((273, 279), (324, 325)):  # strips, tiles
-        offsets, counts = tags.get(offsets_tag), tags.get(counts_tag)
-        if offsets is None or counts is None:
-            continue
-        offsets = offsets if isinstance(offsets, tuple) else (offsets,)
-        counts = counts if isinstance(counts, tuple) else (counts,)
-        end = max((int(o) + int(c) for o, c in zip(offsets, counts, strict=False)), default=0)
-        if end > size:
-            raise damaged(role, source, f"TIFF image data end at byte {end:,} of {size:,}")
 
 
 def _name(kind: bytes) -> str:
