@@ -20,7 +20,11 @@ from typing import Any
 
 import numpy as np
 
-from fracturelab.errors import FracturelabError
+from fracturelab.errors import FracturelabError, InputError
+from fracturelab.imaging.dicom_header import read_dicom_header
+from fracturelab.imaging.orientation import lps_to_ras
+from fracturelab.imaging.radiograph_io import read_radiograph
+from fracturelab.imaging.resize import resize_area
 from fracturelab.workstation.models import Case
 
 __all__ = ["DISPLAY_MAX_PX", "CaseImages", "DisplayImage", "ImageUnavailableError"]
@@ -165,7 +169,7 @@ class CaseImages:
         levels = []
         for label, centre in zip(order, centres, strict=True):
             lps = labels.volume.index_to_world(np.asarray(centre, dtype=float))
-            ras = [round(float(-lps[0]), 2), round(float(-lps[1]), 2), round(float(lps[2]), 2)]
+            ras = [round(float(value), 2) for value in lps_to_ras(lps)]
             levels.append(
                 {"level": labels.levels[label], "label": int(label), "centroid_ras_mm": ras}
             )
@@ -199,11 +203,6 @@ class CaseImages:
             return cached
 
     def _prepare_radiograph(self, case: Case, source: Path) -> DisplayImage:
-        import torch
-
-        from fracturelab.femur.geometry import resize_area
-        from fracturelab.imaging.radiograph_io import read_radiograph
-
         try:
             image = read_radiograph(source, case.pixel_spacing_mm)
         except FracturelabError as error:
@@ -213,10 +212,7 @@ class CaseImages:
         shown_rows, shown_columns = max(1, round(rows * scale)), max(1, round(columns * scale))
         pixels = image.array
         if (shown_rows, shown_columns) != (rows, columns):
-            resized = resize_area(
-                torch.from_numpy(np.ascontiguousarray(pixels)), shown_rows, shown_columns
-            )
-            pixels = resized.numpy()
+            pixels = resize_area(pixels, shown_rows, shown_columns)
         grey = np.clip(np.rint(pixels * 65535.0), 0, 65535).astype("<u2")
         spacing = image.spacing_xy_mm
         return DisplayImage(
@@ -235,14 +231,12 @@ class CaseImages:
 
         ``PatientName`` is replaced by ``"(hidden)"`` unless ``show_patient_names``.
         """
-        import pydicom
-
         source = self._source(case)
         files = sorted(p for p in source.iterdir() if p.is_file()) if source.is_dir() else [source]
         for path in files[:50]:
             try:
-                header = pydicom.dcmread(path, stop_before_pixels=True)
-            except (pydicom.errors.InvalidDicomError, OSError, ValueError):
+                header = read_dicom_header(path)
+            except InputError:
                 continue
             fields = {name: str(header.get(name, "") or "") for name in _DICOM_FIELDS}
             if not show_patient_names and fields["PatientName"]:
