@@ -4,11 +4,12 @@ import numpy as np
 import pytest
 
 from fracturelab.errors import InputError
-from fracturelab.evaluation.agreement import (
+from fracturelab.evaluation import (
     binary_agreement,
     center_distances_mm,
     fleiss_kappa,
     pairwise_summary,
+    reader_pairs,
     weighted_kappa,
 )
 
@@ -359,3 +360,20 @@ def test_centres_with_wrong_shape():
 def test_centre_count_mismatch():
     with pytest.raises(InputError, match=r"^centers_by_reader\['b'\] has length 1 but"):
         center_distances_mm({"a": [[0, 0], [1, 1]], "b": [[1, 1]]}, (0.5, 0.5))
+
+
+def test_reader_pairs_keep_only_items_both_rated_in_sorted_order():
+    ratings = {
+        "ann": {"c": 1, "a": 0, "b": None},
+        "bob": {"a": 2, "b": 1, "c": float("nan"), "d": 3},
+        "cat": {"d": 0},
+    }
+    pairs = reader_pairs(ratings)
+    assert [(p.reader_a, p.reader_b) for p in pairs] == [
+        ("ann", "bob"),
+        ("ann", "cat"),
+        ("bob", "cat"),
+    ]
+    assert (pairs[0].items, pairs[0].ratings_a, pairs[0].ratings_b) == (("a",), (0,), (2,))
+    assert pairs[1].items == ()
+    assert (pairs[2].items, pairs[2].ratings_a, pairs[2].ratings_b) == (("d",), (3,), (0,))

@@ -2,15 +2,11 @@
 
 from fracturelab.evaluation.agreement import (
     AgreementSummary,
-    BinaryAgreement,
     CenterDistances,
-    FleissKappa,
-    PairAgreement,
-    binary_agreement,
+    ReaderPair,
     center_distances_mm,
-    fleiss_kappa,
     pairwise_summary,
-    weighted_kappa,
+    reader_pairs,
 )
 from fracturelab.evaluation.bootstrap import ConfidenceInterval, bootstrap_ci
 from fracturelab.evaluation.calibration import (
@@ -31,6 +27,15 @@ from fracturelab.evaluation.delong import (
     delong_covariance,
     delong_test,
 )
+from fracturelab.evaluation.fleiss import FleissKappa, fleiss_kappa
+from fracturelab.evaluation.kappa import (
+    KAPPA_WEIGHTS,
+    MIN_COMMON_ITEMS,
+    BinaryAgreement,
+    PairAgreement,
+    binary_agreement,
+    weighted_kappa,
+)
 from fracturelab.evaluation.localisation import (
     GroupComparison,
     LocalisationErrors,
@@ -39,8 +44,12 @@ from fracturelab.evaluation.localisation import (
     success_rates,
 )
 from fracturelab.evaluation.plots import plot_calibration, plot_localisation_errors, plot_roc
+from fracturelab.evaluation.ratings import GENANT_GRADES
 
 __all__ = [
+    "GENANT_GRADES",
+    "KAPPA_WEIGHTS",
+    "MIN_COMMON_ITEMS",
     "AgreementSummary",
     "BinaryAgreement",
     "CenterDistances",
@@ -51,6 +60,7 @@ __all__ = [
     "GroupComparison",
     "LocalisationErrors",
     "PairAgreement",
+    "ReaderPair",
     "ReliabilityCurve",
     "aggregate_by_patient",
     "binary_agreement",
@@ -69,6 +79,7 @@ __all__ = [
     "plot_calibration",
     "plot_localisation_errors",
     "plot_roc",
+    "reader_pairs",
     "reliability_curve",
     "roc_auc",
     "success_rates",

@@ -1,7 +1,8 @@
 """Inter-reader agreement of the workstation's finished readings, per pair of readers.
 
-The statistics come from :mod:`fracturelab.evaluation.agreement`; this module gathers the
-answers (finished readings, like the export) and lines them up per pair of readers.
+The statistics and the loop over pairs of readers come from :mod:`fracturelab.evaluation`
+(:func:`~fracturelab.evaluation.reader_pairs`); this module gathers the answers (finished
+readings, like the export) and shapes the report.
 
 - Spine: the items are (case, level) pairs. A pair of readers is compared on the levels both
   graded (not "not assessable", grade given): quadratic-weighted Cohen's kappa of the Genant
@@ -18,7 +19,6 @@ rating is the same) is NaN, with the reason in the report's notes.
 
 from __future__ import annotations
 
-import itertools
 import json
 import math
 from collections.abc import Hashable, Sequence
@@ -30,19 +30,21 @@ import numpy as np
 from sqlalchemy.orm import Session
 
 from fracturelab.errors import InputError
-from fracturelab.evaluation.agreement import (
+from fracturelab.evaluation import (
     GENANT_GRADES,
+    MIN_COMMON_ITEMS,
     BinaryAgreement,
     FleissKappa,
     PairAgreement,
     binary_agreement,
     center_distances_mm,
     fleiss_kappa,
+    reader_pairs,
     weighted_kappa,
 )
-from fracturelab.outputs import atomic_write_text
+from fracturelab.outputs import atomic_write_text, csv_text
 from fracturelab.workstation.answers import FEMUR_KEY
-from fracturelab.workstation.exporter import csv_text, gather_readings
+from fracturelab.workstation.exporter import gather_readings
 from fracturelab.workstation.worklist import check_task
 
 __all__ = [
@@ -72,9 +74,6 @@ FEMUR_CSV_COLUMNS = (
     "both_aff", "both_nff", "only_a_aff", "only_b_aff", "n_centres", "distance_unit",
     "distance_median", "distance_mean", "distance_max",
 )  # fmt: skip
-#: Fewest common items for a kappa (as in :mod:`fracturelab.evaluation.agreement`).
-_MIN_ITEMS = 2
-
 Item = tuple[str, str]  # (case name, answer key)
 
 
@@ -296,22 +295,21 @@ def spine_agreement(session: Session) -> AgreementReport:
         for reader, answers in by_reader.items()
     }
     report = AgreementReport("spine", readers)
-    for a, b in itertools.combinations(readers, 2):
-        common = sorted(grades[a].keys() & grades[b].keys())
-        ga = [grades[a][item] for item in common]
-        gb = [grades[b][item] for item in common]
-        if len(common) < _MIN_ITEMS:
+    for pair in reader_pairs(grades):
+        a, b, n_common = pair.reader_a, pair.reader_b, len(pair.items)
+        if n_common < MIN_COMMON_ITEMS:
             report.notes.append(
-                f"{_pair_name(a, b)}: {len(common)} level(s) graded by both; need at least "
-                f"{_MIN_ITEMS} for a kappa"
+                f"{_pair_name(a, b)}: {n_common} level(s) graded by both; need at least "
+                f"{MIN_COMMON_ITEMS} for a kappa"
             )
-            report.spine_pairs.append(SpinePair(a, b, len(common), None, None))
+            report.spine_pairs.append(SpinePair(a, b, n_common, None, None))
             continue
-        pair = weighted_kappa(ga, gb, "quadratic", GENANT_GRADES)
+        ga, gb = pair.ratings_a, pair.ratings_b
+        kappa = weighted_kappa(ga, gb, "quadratic", GENANT_GRADES)
         fractured = binary_agreement(ga, gb, GENANT_GRADES, positive_from=1)
-        _note_undefined(report, f"{_pair_name(a, b)} grade kappa", pair.undefined_reason)
+        _note_undefined(report, f"{_pair_name(a, b)} grade kappa", kappa.undefined_reason)
         _note_undefined(report, f"{_pair_name(a, b)} fractured kappa", fractured.undefined_reason)
-        report.spine_pairs.append(SpinePair(a, b, len(common), pair, fractured))
+        report.spine_pairs.append(SpinePair(a, b, n_common, kappa, fractured))
     if all(pair.grades is None for pair in report.spine_pairs):
         raise InputError(
             "no two readers graded at least 2 of the same vertebrae; assign the same spine "
@@ -327,10 +325,10 @@ def _add_fleiss(
     report: AgreementReport, readers: list[str], grades: dict[str, dict[Item, int]]
 ) -> None:
     shared = set.intersection(*(set(grades[r]) for r in readers))
-    if len(shared) < _MIN_ITEMS:
+    if len(shared) < MIN_COMMON_ITEMS:
         report.notes.append(
             f"Fleiss' kappa: {len(shared)} level(s) graded by all {len(readers)} readers; "
-            f"need at least {_MIN_ITEMS}"
+            f"need at least {MIN_COMMON_ITEMS}"
         )
         return
     table = [[grades[r][item] for r in readers] for item in sorted(shared)]
@@ -389,8 +387,8 @@ def femur_agreement(session: Session) -> AgreementReport:
         for reader, answers in by_reader.items()
     }
     pairs = [
-        (a, b, sorted(by_reader[a].keys() & by_reader[b].keys()))
-        for a, b in itertools.combinations(readers, 2)
+        (pair.reader_a, pair.reader_b, [str(case) for case in pair.items])
+        for pair in reader_pairs({reader: by_reader[reader] for reader in readers})
     ]
     if not any(common for _, _, common in pairs):
         raise InputError(
@@ -437,14 +435,14 @@ def _femur_pair(
         x is not None and y is not None for x, y in zip(labels_a, labels_b, strict=True)
     )
     labels: BinaryAgreement | None = None
-    if n_labelled >= _MIN_ITEMS:
+    if n_labelled >= MIN_COMMON_ITEMS:
         order: Sequence[Hashable] = FEMUR_LABELS
         labels = binary_agreement(labels_a, labels_b, order, positive_from="AFF")
         _note_undefined(report, f"{name} label kappa", labels.undefined_reason)
     else:
         report.notes.append(
             f"{name}: {n_labelled} case(s) labelled AFF/NFF by both; need at least "
-            f"{_MIN_ITEMS} for a kappa"
+            f"{MIN_COMMON_ITEMS} for a kappa"
         )
     distances: tuple[float, ...] = ()
     if common:
