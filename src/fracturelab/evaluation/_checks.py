@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 
 from fracturelab.errors import InputError
+from fracturelab.typing import Float64Array, IntArray
 
 __all__ = [
     "check_fraction",
@@ -17,11 +17,8 @@ __all__ = [
     "check_two_classes",
 ]
 
-Labels = npt.NDArray[np.int64]
-Floats = npt.NDArray[np.float64]
 
-
-def check_labels(y_true: Any, name: str = "y_true") -> Labels:
+def check_labels(y_true: Any, name: str = "y_true") -> IntArray:
     """Return ``y_true`` as a 1D int64 array of 0/1 labels (1 = positive, e.g. AFF).
 
     Raises:
@@ -46,7 +43,7 @@ def check_labels(y_true: Any, name: str = "y_true") -> Labels:
 
 def check_scores(
     p: Any, name: str = "p", *, length: int | None = None, probabilities: bool = True
-) -> Floats:
+) -> Float64Array:
     """Return scores as a 1D float64 array, finite and, for probabilities, within [0, 1].
 
     Args:
@@ -92,7 +89,7 @@ def check_same_length(*named: tuple[str, int]) -> None:
             )
 
 
-def check_two_classes(y: Labels, name: str = "y_true", purpose: str = "the AUC") -> None:
+def check_two_classes(y: IntArray, name: str = "y_true", purpose: str = "the AUC") -> None:
     """Raise unless ``y`` holds at least one 0 and one 1."""
     n_positive = int(y.sum())
     if n_positive == 0 or n_positive == y.size:

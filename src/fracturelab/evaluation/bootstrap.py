@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 
 from fracturelab.errors import InputError
 from fracturelab.evaluation._checks import (
@@ -28,11 +27,10 @@ from fracturelab.evaluation._checks import (
     check_scores,
 )
 from fracturelab.evaluation.classification import roc_auc
+from fracturelab.typing import Float64Array, IntArray
 
 __all__ = ["ConfidenceInterval", "bootstrap_ci"]
 
-Floats = npt.NDArray[np.float64]
-Counts = npt.NDArray[np.int64]
 
 #: Resamples drawn and evaluated together (bounds memory to ``_BLOCK * n`` floats).
 _BLOCK = 256
@@ -128,7 +126,7 @@ def bootstrap_ci(
     )
 
 
-def _draw_blocks(rng: np.random.Generator, n_groups: int, n_resamples: int) -> Iterator[Counts]:
+def _draw_blocks(rng: np.random.Generator, n_groups: int, n_resamples: int) -> Iterator[IntArray]:
     """How often each group is drawn, in blocks of resamples ``(<= _BLOCK, n_groups)``.
 
     Drawing ``n_groups`` groups with replacement is a multinomial with equal probabilities.
@@ -139,7 +137,9 @@ def _draw_blocks(rng: np.random.Generator, n_groups: int, n_resamples: int) -> I
         yield rng.multinomial(n_groups, pvals, size=size).astype(np.int64)
 
 
-def _resampled_auc(y: Counts, scores: Floats, group_of: Counts, draws: Counts) -> Floats:
+def _resampled_auc(
+    y: IntArray, scores: Float64Array, group_of: IntArray, draws: IntArray
+) -> Float64Array:
     """AUC of each resample in ``draws`` (NaN for one class only), shape ``(len(draws),)``."""
     order = np.argsort(scores, kind="stable")
     sorted_scores = scores[order]
@@ -158,12 +158,12 @@ def _resampled_auc(y: Counts, scores: Floats, group_of: Counts, draws: Counts) -
 
 
 def _resampled_generic(
-    y: Counts,
-    scores: Floats,
-    group_of: Counts,
-    draws: Counts,
+    y: IntArray,
+    scores: Float64Array,
+    group_of: IntArray,
+    draws: IntArray,
     statistic: Callable[[Any, Any], float],
-) -> Floats:
+) -> Float64Array:
     """``statistic`` on each resample (NaN for one class only), shape ``(len(draws),)``."""
     n_groups = draws.shape[1]
     members = np.argsort(group_of, kind="stable")

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 
 from fracturelab.errors import InputError
 from fracturelab.evaluation._checks import check_labels, check_scores
+from fracturelab.typing import Float64Array, IntArray
 
 __all__ = [
     "BIN_STRATEGIES",
@@ -27,8 +27,6 @@ __all__ = [
 
 #: Binning strategies accepted by :func:`reliability_curve`.
 BIN_STRATEGIES = ("uniform", "quantile")
-
-Floats = npt.NDArray[np.float64]
 
 
 @dataclass(frozen=True)
@@ -44,10 +42,10 @@ class ReliabilityCurve:
 
     """
 
-    mean_predicted: Floats
-    fraction_positive: Floats
-    counts: npt.NDArray[np.int64]
-    edges: Floats
+    mean_predicted: Float64Array
+    fraction_positive: Float64Array
+    counts: IntArray
+    edges: Float64Array
     strategy: str
 
     @property

@@ -23,6 +23,7 @@ from fracturelab.evaluation._checks import (
     check_scores,
     check_two_classes,
 )
+from fracturelab.typing import Float64Array, IntArray
 
 __all__ = [
     "THRESHOLD_RULES",
@@ -34,9 +35,6 @@ __all__ = [
 
 #: Rules accepted by :func:`choose_threshold`.
 THRESHOLD_RULES = ("youden", "f1")
-
-Floats = npt.NDArray[np.float64]
-Labels = npt.NDArray[np.int64]
 
 
 def roc_auc(y_true: Any, p: Any) -> float:
@@ -170,7 +168,7 @@ def choose_threshold(y_true: Any, p: Any, rule: str = "youden") -> float:
 
 def aggregate_by_patient(
     patient_ids: Any, y_true: Any, p: Any
-) -> tuple[npt.NDArray[Any], Labels, Floats]:
+) -> tuple[npt.NDArray[Any], IntArray, Float64Array]:
     """Combine image-level predictions into one prediction per patient.
 
     A patient's probability is the mean of its images' probabilities. A patient's label is

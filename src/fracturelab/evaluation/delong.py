@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 
 from fracturelab.errors import InputError
 from fracturelab.evaluation._checks import (
@@ -29,10 +28,9 @@ from fracturelab.evaluation._checks import (
     check_scores,
     check_two_classes,
 )
+from fracturelab.typing import Float64Array
 
 __all__ = ["DeLongInterval", "DeLongResult", "delong_ci", "delong_covariance", "delong_test"]
-
-Floats = npt.NDArray[np.float64]
 
 
 @dataclass(frozen=True)
@@ -87,7 +85,7 @@ class DeLongInterval:
     confidence: float
 
 
-def delong_covariance(y_true: Any, scores: Any) -> tuple[Floats, Floats]:
+def delong_covariance(y_true: Any, scores: Any) -> tuple[Float64Array, Float64Array]:
     """AUCs of several predictors on the same cases and their DeLong covariance matrix.
 
     Args:
@@ -214,6 +212,6 @@ def delong_ci(y_true: Any, p: Any, confidence: float = 0.95) -> DeLongInterval:
     )
 
 
-def _cov(components: Floats) -> Floats:
+def _cov(components: Float64Array) -> Float64Array:
     """Covariance (ddof = 1) between the rows of ``(k, cases)``, shape ``(k, k)``."""
     return np.atleast_2d(np.cov(components, ddof=1))

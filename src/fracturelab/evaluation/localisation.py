@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import numpy as np
-import numpy.typing as npt
 
 from fracturelab.errors import InputError
+from fracturelab.typing import Float64Array
 
 __all__ = [
     "DEFAULT_THRESHOLDS_MM",
@@ -29,8 +29,6 @@ __all__ = [
 #: Distances (mm) at which success rates are usually reported.
 DEFAULT_THRESHOLDS_MM = (2.0, 4.0, 10.0)
 
-Floats = npt.NDArray[np.float64]
-
 
 class LocalisationErrors(NamedTuple):
     """Euclidean distance between predicted and true centre of each image.
@@ -41,8 +39,8 @@ class LocalisationErrors(NamedTuple):
 
     """
 
-    px: Floats
-    mm: Floats
+    px: Float64Array
+    mm: Float64Array
 
 
 @dataclass(frozen=True)
@@ -181,7 +179,7 @@ def compare_groups(errors_a: Any, errors_b: Any) -> GroupComparison:
     )
 
 
-def _points(points: Any, name: str) -> Floats:
+def _points(points: Any, name: str) -> Float64Array:
     array = _floats(points, name)
     if array.ndim != 2 or array.shape[1] != 2 or array.shape[0] == 0:
         raise InputError(f"{name} has shape {array.shape}; allowed: (n, 2) points (x, y) in px")
@@ -190,7 +188,7 @@ def _points(points: Any, name: str) -> Floats:
     return array
 
 
-def _finite_errors(errors: Any, name: str) -> Floats:
+def _finite_errors(errors: Any, name: str) -> Float64Array:
     array = _floats(errors, name).ravel()
     finite = array[np.isfinite(array)]
     if finite.size == 0:
@@ -200,7 +198,7 @@ def _finite_errors(errors: Any, name: str) -> Floats:
     return finite
 
 
-def _floats(values: Any, name: str) -> Floats:
+def _floats(values: Any, name: str) -> Float64Array:
     try:
         return np.asarray(values, dtype=np.float64)
     except (TypeError, ValueError):

@@ -11,21 +11,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
-import numpy.typing as npt
 
 from fracturelab.errors import InputError
 from fracturelab.evaluation._checks import check_labels, check_scores
 from fracturelab.evaluation.calibration import reliability_curve
 from fracturelab.evaluation.classification import roc_auc
 from fracturelab.evaluation.localisation import DEFAULT_THRESHOLDS_MM, success_rates
-from fracturelab.outputs import atomic_path
+from fracturelab.outputs import pyplot, save_figure
+from fracturelab.typing import Float64Array
 
 if TYPE_CHECKING:
-    from matplotlib.figure import Figure
+    pass
 
 __all__ = ["Interval", "plot_calibration", "plot_localisation_errors", "plot_roc"]
 
-Floats = npt.NDArray[np.float64]
 
 _DPI = 120
 
@@ -64,7 +63,7 @@ def plot_roc(
     from sklearn.metrics import roc_curve
 
     _require(curves, "curves")
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(5.6, 5.4))
     try:
         for name, (y_true, p, ci) in curves.items():
@@ -79,7 +78,8 @@ def plot_roc(
         ax.set_ylabel("sensitivity (true positive rate, fraction)")
         ax.grid(alpha=0.3)
         ax.legend(loc="lower right", fontsize=8)
-        return _save(fig, path)
+        fig.tight_layout()
+        return save_figure(fig, path, dpi=_DPI, close=False)
     finally:
         plt.close(fig)
 
@@ -108,7 +108,7 @@ def plot_calibration(
 
     """
     _require(curves, "curves")
-    plt = _pyplot()
+    plt = pyplot()
     fig, (top, bottom) = plt.subplots(
         2, 1, figsize=(5.6, 6.6), sharex=True, gridspec_kw={"height_ratios": (3, 1)}
     )
@@ -133,7 +133,8 @@ def plot_calibration(
         bottom.set_xlabel(f"predicted probability of AFF ({strategy} bins: {n_bins})")
         bottom.set_ylabel("images (count)")
         bottom.grid(alpha=0.3)
-        return _save(fig, path)
+        fig.tight_layout()
+        return save_figure(fig, path, dpi=_DPI, close=False)
     finally:
         plt.close(fig)
 
@@ -163,7 +164,7 @@ def plot_localisation_errors(
     """
     _require(errors_mm, "errors_mm")
     groups = {name: _finite(values, f"errors_mm[{name!r}]") for name, values in errors_mm.items()}
-    plt = _pyplot()
+    plt = pyplot()
     fig, (left, right) = plt.subplots(1, 2, figsize=(10.5, 4.6))
     try:
         names = list(groups)
@@ -196,25 +197,10 @@ def plot_localisation_errors(
         right.legend(title=f"success at {limits} mm", loc="lower right", fontsize=8)
         right.grid(alpha=0.3)
         fig.suptitle(title)
-        return _save(fig, path)
+        fig.tight_layout()
+        return save_figure(fig, path, dpi=_DPI, close=False)
     finally:
         plt.close(fig)
-
-
-def _pyplot() -> Any:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _save(fig: Figure, path: str | Path) -> Path:
-    fig.tight_layout()
-    with atomic_path(path) as temporary:
-        fig.savefig(temporary, dpi=_DPI, format="png")
-    return Path(path)
 
 
 def _bounds_text(ci: Interval | tuple[float, float] | None) -> str:
@@ -229,7 +215,7 @@ def _require(mapping: Mapping[str, Any], name: str) -> None:
         raise InputError(f"{name} is empty; give at least one named entry")
 
 
-def _finite(values: Any, name: str) -> Floats:
+def _finite(values: Any, name: str) -> Float64Array:
     array = np.asarray(values, dtype=np.float64).ravel()
     finite = array[np.isfinite(array)]
     if finite.size == 0:

@@ -9,17 +9,17 @@ import numpy as np
 import numpy.typing as npt
 
 from fracturelab.errors import InputError
+from fracturelab.typing import FloatArray
 
 __all__ = ["Radiograph"]
-
-FloatArray = npt.NDArray[np.float32]
 
 
 class Radiograph:
     """Grey values of a radiograph with its pixel spacing.
 
-    Points on a radiograph are ``[x, y]`` = ``[column, row]`` of the original image (DESIGN.md);
-    the pixel spacing follows the same order, so ``x_mm = x * spacing_xy_mm[0]``.
+    Points on a radiograph are ``[x, y]`` = ``[column, row]`` of the original image
+    (``docs/design.md``, "Conventions"); the pixel spacing follows the same order, so
+    ``x_mm = x * spacing_xy_mm[0]``.
 
     Args:
         array: Shape ``(rows, columns)``. Grey values scaled to ``[0, 1]`` for display with bone
