@@ -2,14 +2,19 @@ import csv
 import json
 import shutil
 from collections import defaultdict
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from fracturelab.errors import InputError
+from fracturelab.femur import experiment
 from fracturelab.femur.config import ExperimentConfig
-from fracturelab.femur.experiment import ExperimentResult, run_experiment
+from fracturelab.femur.experiment import run_experiment
+from fracturelab.femur.result import ExperimentResult
+from fracturelab.training.trainer import FitResult
 from tests.femur.builders import TINY
 
 
@@ -65,22 +70,60 @@ def test_metrics_agree_with_the_prediction_files(tiny_run: ExperimentResult) -> 
         )
 
 
+def _youden_j(labels: list[int], scores: list[float], threshold: float) -> float:
+    """Sensitivity + specificity - 1 of ``score >= threshold``, counted case by case."""
+    tp = sum(1 for y, p in zip(labels, scores, strict=True) if y == 1 and p >= threshold)
+    tn = sum(1 for y, p in zip(labels, scores, strict=True) if y == 0 and p < threshold)
+    return tp / labels.count(1) + tn / labels.count(0) - 1
+
+
 def test_threshold_comes_from_validation_only(tiny_run: ExperimentResult) -> None:
-    from fracturelab.evaluation import choose_threshold
+    """Each threshold is Youden's best cut of the out-of-fold predictions in probabilities.csv.
 
-    development = tiny_run.splits.development()
-    for key, p in tiny_run.probabilities.items():
-        expected = choose_threshold(tiny_run.labels[development], p[development])
-        assert tiny_run.thresholds[key] == pytest.approx(expected)
-    best = json.loads((tiny_run.out / "models" / "best" / "model.json").read_text())
-    backbone = best["classifier"]["backbone"]
-    assert best["threshold"] == pytest.approx(tiny_run.thresholds[("patch", backbone)])
+    Worked out here by trying every cut, not with the code's own function: the threshold lies
+    half-way between two neighbouring distinct validation scores (or between 0 and the
+    lowest), and no cut of the validation scores has a higher J.
+    """
+    with (tiny_run.out / "probabilities.csv").open() as handle:
+        rows = [r for r in csv.DictReader(handle) if r["split"] != "test"]
+    for (approach, backbone), threshold in tiny_run.thresholds.items():
+        chosen = [r for r in rows if r["approach"] == approach and r["backbone"] == backbone]
+        labels = [int(r["label"] == "AFF") for r in chosen]
+        index = tiny_run.splits.development()
+        scores = [float(v) for v in tiny_run.probabilities[(approach, backbone)][index]]
+        assert [f"{v:.6f}" for v in scores] == [r["p_aff"] for r in chosen]
+        distinct = [0.0, *sorted(set(scores))]
+        cuts = [(low + high) / 2 for low, high in pairwise(distinct)]
+        assert min(abs(threshold - cut) for cut in cuts) < 1e-9, (approach, backbone)
+        best = max(_youden_j(labels, scores, cut) for cut in cuts)
+        assert _youden_j(labels, scores, threshold) == pytest.approx(best)
+    best_model = json.loads((tiny_run.out / "models" / "best" / "model.json").read_text())
+    backbone = best_model["classifier"]["backbone"]
+    assert best_model["threshold"] == pytest.approx(tiny_run.thresholds[("patch", backbone)])
 
 
-def test_rerun_resumes_without_training(tiny_run: ExperimentResult, tmp_path: Path) -> None:
+def test_rerun_resumes_without_training(
+    tiny_run: ExperimentResult, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A rerun of a finished run loads every network; not one optimiser step is taken."""
     out = tmp_path / "copy"
     shutil.copytree(tiny_run.out, out)
+
+    def no_training(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a finished network was trained again")
+
+    resumed: dict[str, bool] = {}
+
+    def recording_fit(*args: object, **kwargs: object) -> FitResult:
+        outcome = real_fit(*args, **kwargs)
+        resumed[str(kwargs["description"])] = outcome.resumed
+        return outcome
+
+    real_fit = experiment.fit
+    monkeypatch.setattr(torch.optim, "AdamW", no_training)
+    monkeypatch.setattr(experiment, "fit", recording_fit)
     again = run_experiment(tiny_run.manifest, out, TINY, show_progress=False)
+    assert set(resumed) == set(tiny_run.history) and all(resumed.values()), resumed
     for key, p in tiny_run.probabilities.items():
         assert np.allclose(again.probabilities[key], p, atol=1e-6)
 

@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 
 from fracturelab.femur import report
-from fracturelab.femur.analysis import analyse
+from fracturelab.femur.analysis import analyze
 from fracturelab.femur.config import ExperimentConfig
 from fracturelab.femur.data import PreparedImage
-from fracturelab.femur.experiment import ExperimentResult
 from fracturelab.femur.geometry import Letterbox
 from fracturelab.femur.manifest import ManifestRow
+from fracturelab.femur.result import ExperimentResult
 from fracturelab.femur.splits import Splits
 
 
@@ -75,7 +75,7 @@ def _result(
 
 
 def _markdown(result: ExperimentResult) -> tuple[str, dict]:
-    metrics = analyse(result)
+    metrics = analyze(result)
     return report._markdown(report._blocks(result, metrics, {}), result.out), metrics
 
 

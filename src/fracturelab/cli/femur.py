@@ -86,8 +86,8 @@ def experiment(
     with user_errors(_EXPERIMENT_OPTIONS):
         check_output_dir(out, "--out")
         from fracturelab.femur.config import ExperimentConfig
-        from fracturelab.femur.data import PatchGeometry
         from fracturelab.femur.experiment import run_experiment
+        from fracturelab.femur.presets import PatchGeometry
         from fracturelab.training.device import select_device
         from fracturelab.training.trainer import TrainConfig
 

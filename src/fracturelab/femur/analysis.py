@@ -9,17 +9,24 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 
 from fracturelab.errors import InputError
+from fracturelab.evaluation import (
+    aggregate_by_patient,
+    binary_metrics,
+    bootstrap_ci,
+    compare_groups,
+    delong_test,
+    success_rates,
+)
+from fracturelab.femur.result import ExperimentResult, model_name
+from fracturelab.femur.splits import TEST
+from fracturelab.typing import IntArray
 
-if TYPE_CHECKING:
-    from fracturelab.femur.experiment import ExperimentResult
-
-__all__ = ["MIN_PATIENTS_PER_CLASS", "analyse", "model_name"]
+__all__ = ["MIN_PATIENTS_PER_CLASS", "analyze"]
 
 #: Below this many patients of either class in a subset, its AUCs, bootstrap intervals and
 #: DeLong p-values carry a small-sample caution. With n1 AFF and n0 NFF patients an AUC takes
@@ -33,11 +40,6 @@ MIN_PATIENTS_PER_CLASS = 10
 _DEGENERATE_CI_WIDTH = 1e-9
 
 
-def model_name(approach: str, backbone: str) -> str:
-    """Display name of a classifier, e.g. ``patch-cnn``."""
-    return f"{approach}-{backbone}"
-
-
 def _safe(compute: Callable[[], Any]) -> Any:
     """Run a statistic; a case it cannot handle (e.g. one class only) gives its reason."""
     try:
@@ -46,15 +48,11 @@ def _safe(compute: Callable[[], Any]) -> Any:
         return {"unavailable": str(error)}
 
 
-def _subsets(result: ExperimentResult) -> dict[str, npt.NDArray[np.int_]]:
-    from fracturelab.femur.splits import TEST
-
+def _subsets(result: ExperimentResult) -> dict[str, IntArray]:
     return {"test": result.splits.indices(TEST), "validation": result.splits.development()}
 
 
 def _localisation(result: ExperimentResult) -> dict[str, Any]:
-    from fracturelab.evaluation import compare_groups, success_rates
-
     labels = result.labels
     out: dict[str, Any] = {}
     for backbone in result.centers:
@@ -96,8 +94,6 @@ def _localisation(result: ExperimentResult) -> dict[str, Any]:
 
 
 def _classification(result: ExperimentResult, level: str) -> dict[str, Any]:
-    from fracturelab.evaluation import aggregate_by_patient, binary_metrics, bootstrap_ci
-
     labels, patients = result.labels, np.array([i.row.patient_id for i in result.images])
     out: dict[str, Any] = {}
     for (approach, backbone), p in result.probabilities.items():
@@ -219,9 +215,6 @@ def _pairs(result: ExperimentResult) -> list[tuple[str, str]]:
 
 
 def _comparisons(result: ExperimentResult) -> list[dict[str, Any]]:
-    from fracturelab.evaluation import aggregate_by_patient, delong_test
-    from fracturelab.femur.splits import TEST
-
     test = result.splits.indices(TEST)
     labels, patients = (
         result.labels[test],
@@ -252,10 +245,8 @@ def _comparisons(result: ExperimentResult) -> list[dict[str, Any]]:
     return rows
 
 
-def analyse(result: ExperimentResult) -> dict[str, Any]:
+def analyze(result: ExperimentResult) -> dict[str, Any]:
     """All numbers of the report, JSON-ready (also written as ``metrics.json``)."""
-    from fracturelab.femur.splits import TEST
-
     labels = result.labels
     patients = _patients_per_class(result)
     classification = {

@@ -11,24 +11,24 @@ import torch
 from torch import nn
 
 from fracturelab.errors import InputError
-from fracturelab.femur.data import PatchGeometry, standardise
+from fracturelab.femur.contract import AFF, NFF
+from fracturelab.femur.data import standardise
 from fracturelab.femur.geometry import Letterbox, crop_patch, patch_box
 from fracturelab.femur.heatmap import decode_heatmap
 from fracturelab.femur.networks import build_classifier, build_localizer
+from fracturelab.femur.presets import APPROACHES, PatchGeometry
 from fracturelab.imaging.radiograph import Radiograph
 from fracturelab.outputs import atomic_path, atomic_write_text
 
-__all__ = ["APPROACHES", "TASK", "FemurModel", "FemurPrediction"]
+__all__ = ["TASK", "FemurModel", "FemurPrediction"]
 
 TASK = "femur-aff"
 SCHEMA_VERSION = "1.0"
-#: ``patch``: localize, cut a native patch, classify. ``downsample``: classify the whole image.
-APPROACHES = ("patch", "downsample")
 
 
 @dataclass(frozen=True)
 class FemurPrediction:
-    """The result for one radiograph (the JSON contract of DESIGN.md, plus details).
+    """The result for one radiograph (the JSON contract of docs/design.md, plus details).
 
     Attributes:
         image: The file (or a name).
@@ -53,7 +53,7 @@ class FemurPrediction:
     patch_box_px: tuple[float, float, float, float] | None
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict; the DESIGN.md keys first."""
+        """JSON-ready dict; the docs/design.md keys first."""
 
         def rounded(point: tuple[float, ...] | None, digits: int) -> list[float] | None:
             return None if point is None else [round(v, digits) for v in point]
@@ -146,7 +146,7 @@ class FemurModel:
             center_px=center,
             center_mm=None if center is None else radiograph.to_mm(center),
             p_aff=p_aff,
-            label="AFF" if p_aff >= self.threshold else "NFF",
+            label=AFF if p_aff >= self.threshold else NFF,
             threshold=self.threshold,
             approach=self.approach,
             patch_box_px=box,

@@ -7,9 +7,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from fracturelab.checks import check_choice
 from fracturelab.errors import InputError
-from fracturelab.femur.data import PatchGeometry
-from fracturelab.femur.networks import BACKBONES, SIZES, check_choice
+from fracturelab.femur.presets import BACKBONES, SIZES, PatchGeometry
 from fracturelab.training.trainer import TrainConfig
 
 __all__ = ["ExperimentConfig"]

@@ -19,7 +19,9 @@ from torch.utils.data import Dataset
 
 from fracturelab.femur.geometry import Letterbox, crop_patch
 from fracturelab.femur.manifest import ManifestRow
+from fracturelab.femur.presets import PatchGeometry
 from fracturelab.imaging.radiograph import Radiograph
+from fracturelab.typing import FloatArray
 
 __all__ = [
     "BaselineDataset",
@@ -27,11 +29,10 @@ __all__ = [
     "PatchDataset",
     "PatchGeometry",
     "PreparedImage",
+    "cut_patch",
     "prepare_image",
     "standardise",
 ]
-
-FloatArray = npt.NDArray[np.float32]
 
 
 def standardise(image: torch.Tensor) -> torch.Tensor:
@@ -41,43 +42,34 @@ def standardise(image: torch.Tensor) -> torch.Tensor:
     return (image - mean) / (std + 1e-6)
 
 
-@dataclass(frozen=True)
-class PatchGeometry:
-    """How classifier patches are cut.
+def cut_patch(
+    geometry: PatchGeometry,
+    image: FloatArray,
+    center_xy_px: tuple[float, float],
+    spacing_xy_mm: tuple[float, float] | None,
+    origin_xy_px: tuple[int, int] = (0, 0),
+) -> FloatArray:
+    """Cut the classifier patch around ``center_xy_px`` from ``image`` (or a window of it).
 
-    Attributes:
-        size_px: Side of the patch given to the classifier.
-        size_mm: If set, the patch covers this many mm and is resampled to ``size_px``;
-            otherwise it is cut at native resolution, pixel for pixel.
+    Args:
+        geometry: How the patch is cut (native pixels, or a size in mm resampled).
+        image: ``(rows, columns)`` image, or a window of it whose top-left pixel in the
+            original is ``origin_xy_px``.
+        center_xy_px: Patch centre ``(x, y)`` in original pixels.
+        spacing_xy_mm: Pixel spacing; needed when ``geometry.size_mm`` is set.
+        origin_xy_px: Top-left pixel of ``image`` in the original image.
+
+    Returns:
+        Shape ``(geometry.size_px, geometry.size_px)``.
 
     """
-
-    size_px: int = 224
-    size_mm: float | None = None
-
-    def region_xy_px(self, spacing_xy_mm: tuple[float, float] | None) -> tuple[float, float] | None:
-        """Region to cut in original pixels, or ``None`` for a native-resolution patch."""
-        if self.size_mm is None:
-            return None
-        if spacing_xy_mm is None:
-            raise ValueError("a patch size in mm needs the pixel spacing")
-        return (self.size_mm / spacing_xy_mm[0], self.size_mm / spacing_xy_mm[1])
-
-    def cut(
-        self,
-        image: FloatArray,
-        center_xy_px: tuple[float, float],
-        spacing_xy_mm: tuple[float, float] | None,
-        origin_xy_px: tuple[int, int] = (0, 0),
-    ) -> FloatArray:
-        """Cut the patch around ``center_xy_px`` from ``image`` (or a window of it)."""
-        return crop_patch(
-            image,
-            center_xy_px,
-            self.size_px,
-            region_xy_px=self.region_xy_px(spacing_xy_mm),
-            origin_xy_px=origin_xy_px,
-        )
+    return crop_patch(
+        image,
+        center_xy_px,
+        geometry.size_px,
+        region_xy_px=geometry.region_xy_px(spacing_xy_mm),
+        origin_xy_px=origin_xy_px,
+    )
 
 
 @dataclass
@@ -133,13 +125,13 @@ class PreparedImage:
         )
         if inside:
             window = self.window.astype(np.float32)
-            return geometry.cut(window, center_xy_px, self.spacing_xy_mm, (x0, y0))
+            return cut_patch(geometry, window, center_xy_px, self.spacing_xy_mm, (x0, y0))
         from fracturelab.imaging.radiograph_io import read_radiograph
 
         full = read_radiograph(
             self.row.image, _manifest_spacing(self.row), allow_modalities=self.allow_modalities
         )
-        return geometry.cut(full.array, center_xy_px, self.spacing_xy_mm)
+        return cut_patch(geometry, full.array, center_xy_px, self.spacing_xy_mm)
 
 
 def _manifest_spacing(row: ManifestRow) -> tuple[float, float] | None:

@@ -10,23 +10,19 @@ interrupted run resumes where it stopped.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import logging
 from collections.abc import Callable, Collection
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 import torch
 from torch import nn
 
 from fracturelab.errors import InputError
-from fracturelab.evaluation import LocalisationErrors, localisation_errors, roc_auc
-from fracturelab.femur.bundle import APPROACHES, FemurModel
+from fracturelab.evaluation import choose_threshold, localisation_errors, roc_auc
+from fracturelab.femur.bundle import FemurModel
 from fracturelab.femur.config import ExperimentConfig
 from fracturelab.femur.data import (
     BaselineDataset,
@@ -39,70 +35,18 @@ from fracturelab.femur.heatmap import heatmap_loss
 from fracturelab.femur.inference import predict_centers, predict_probabilities
 from fracturelab.femur.manifest import Manifest
 from fracturelab.femur.networks import build_classifier, build_localizer
+from fracturelab.femur.presets import APPROACHES
+from fracturelab.femur.report import write_report
+from fracturelab.femur.result import ExperimentResult, write_predictions
 from fracturelab.femur.splits import TEST, Splits, make_splits
 from fracturelab.outputs import atomic_write_text
 from fracturelab.training.trainer import TrainConfig, fit
+from fracturelab.typing import FloatArray, IntArray
 
+# ExperimentResult is re-exported: it is what run_experiment returns.
 __all__ = ["ExperimentResult", "run_experiment"]
 
 log = logging.getLogger(__name__)
-FloatArray = npt.NDArray[np.float32]
-
-
-@dataclass
-class ExperimentResult:
-    """Raw predictions of a finished experiment (metrics are computed from these).
-
-    Attributes:
-        out: The run folder.
-        config: Its settings.
-        images: Prepared images, in labelled-manifest order.
-        splits: Split of every image.
-        centers: Per localizer backbone, predicted centres ``(N, 2)``: out-of-fold for
-            development images, from the final model for test images.
-        probabilities: Per ``(approach, backbone)``, P(AFF) ``(N,)``, same rule.
-        thresholds: Per ``(approach, backbone)``, threshold chosen on out-of-fold predictions.
-        best_localizer: Backbone with the lowest out-of-fold localisation error.
-        models: Per ``(approach, backbone)``, the final model (used for figures).
-        manifest: The manifest the run was made from.
-        history: Per trained network, its training history (loss and validation score).
-        notes: Remarks for the report (manifest notes, choices made).
-
-    """
-
-    out: Path
-    config: ExperimentConfig
-    images: list[PreparedImage]
-    splits: Splits
-    centers: dict[str, FloatArray]
-    probabilities: dict[tuple[str, str], FloatArray]
-    thresholds: dict[tuple[str, str], float]
-    best_localizer: str
-    models: dict[tuple[str, str], FemurModel]
-    manifest: Path | None = None
-    history: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def labels(self) -> npt.NDArray[np.int_]:
-        """1 for AFF, 0 for NFF, per image."""
-        return np.array([image.label for image in self.images])
-
-    @property
-    def truth_xy_px(self) -> npt.NDArray[np.float64]:
-        """True centres ``(N, 2)`` in original pixels."""
-        return np.array([image.center_xy_px for image in self.images], dtype=np.float64)
-
-    @property
-    def spacing_xy_mm(self) -> npt.NDArray[np.float64]:
-        """Pixel spacing ``(N, 2)`` in mm; rows of NaN where unknown."""
-        return np.array(
-            [image.spacing_xy_mm or (np.nan, np.nan) for image in self.images], dtype=np.float64
-        )
-
-    def errors(self, backbone: str) -> LocalisationErrors:
-        """Localisation errors (px and mm) of one localizer backbone for every image."""
-        return localisation_errors(self.centers[backbone], self.truth_xy_px, self.spacing_xy_mm)
 
 
 def _median_error_px(centers: FloatArray, images: list[PreparedImage]) -> float:
@@ -110,7 +54,7 @@ def _median_error_px(centers: FloatArray, images: list[PreparedImage]) -> float:
     return float(np.median(localisation_errors(centers, truth).px))
 
 
-def _auc(labels: npt.NDArray[np.int_], p: FloatArray) -> float:
+def _auc(labels: IntArray, p: FloatArray) -> float:
     """AUC, or 0.5 (chance) when only one class is present (a tiny validation fold)."""
     return roc_auc(labels, p) if len(set(labels.tolist())) == 2 else 0.5
 
@@ -204,7 +148,7 @@ class _Runner:
 
     # ------------------------------------------------------------------ classifiers
     def _dataset(
-        self, approach: str, chosen: npt.NDArray[np.int_], centers: FloatArray | None, train: bool
+        self, approach: str, chosen: IntArray, centers: FloatArray | None, train: bool
     ) -> torch.utils.data.Dataset[dict[str, torch.Tensor]]:
         images = [self.r.images[i] for i in chosen]
         if approach == "downsample":
@@ -238,8 +182,6 @@ class _Runner:
                 )
             )
             p[val] = predict_probabilities(model, val_set)
-        from fracturelab.evaluation import choose_threshold
-
         development, test = self.r.splits.development(), self.r.splits.indices(TEST)
         threshold = float(choose_threshold(labels[development], p[development]))
         model = build_classifier(backbone, input_px, c.model_size)
@@ -279,7 +221,7 @@ class _Runner:
 
     @staticmethod
     def _classifier_loss(
-        labels: npt.NDArray[np.int_],
+        labels: IntArray,
     ) -> Callable[[nn.Module, dict[str, torch.Tensor]], torch.Tensor]:
         positives = max(1, int(labels.sum()))
         pos_weight = torch.tensor((len(labels) - positives) / positives)
@@ -345,7 +287,8 @@ def run_experiment(
     """Run (or resume) the whole femur experiment and write its report.
 
     Args:
-        manifest_path: The manifest CSV (DESIGN.md format); rows need a label and a centre.
+        manifest_path: The manifest CSV (``docs/design.md``, "Femur manifest"); rows need a
+            label and a centre.
         out: Run folder. Holds ``config.json``, ``splits.csv``, ``checkpoints/``,
             ``models/`` (``best`` is the patch model with the best validation AUC), and the
             report (``report.md``, ``report.html``, figures, CSV and JSON).
@@ -410,8 +353,6 @@ def run_experiment(
                 runner.classifiers(approach, backbone)
     _choose_best(result)
     write_predictions(result)
-    from fracturelab.femur.report import write_report
-
     write_report(result)
     return result
 
@@ -429,35 +370,3 @@ def _choose_best(result: ExperimentResult) -> None:
         f"models/best is the patch classifier with the {best} backbone (highest out-of-fold "
         f"validation AUC) with the {result.best_localizer} localizer (lowest out-of-fold error)"
     )
-
-
-def write_predictions(result: ExperimentResult) -> None:
-    """Write ``localisation.csv`` and ``probabilities.csv`` (one row per image and model)."""
-    assignment = result.splits.assignment
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(
-        ["image", "patient_id", "label", "split", "backbone", "true_x", "true_y", "pred_x",
-         "pred_y", "error_px", "error_mm"]
-    )  # fmt: skip
-    for backbone, centers in result.centers.items():
-        errors = result.errors(backbone)
-        rows = zip(result.images, assignment, centers, errors.px, errors.mm, strict=True)
-        for image, split, center, error_px, error_mm in rows:
-            tx, ty = image.center_xy_px
-            writer.writerow(
-                [image.row.image_text, image.row.patient_id, image.row.label, split, backbone,
-                 f"{tx:.2f}", f"{ty:.2f}", f"{center[0]:.2f}", f"{center[1]:.2f}",
-                 f"{error_px:.2f}", f"{error_mm:.3f}" if np.isfinite(error_mm) else ""]
-            )  # fmt: skip
-    atomic_write_text(result.out / "localisation.csv", buffer.getvalue())
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["image", "patient_id", "label", "split", "approach", "backbone", "p_aff"])
-    for (approach, backbone), p in result.probabilities.items():
-        for image, split, value in zip(result.images, assignment, p, strict=True):
-            writer.writerow(
-                [image.row.image_text, image.row.patient_id, image.row.label, split, approach,
-                 backbone, f"{value:.6f}"]
-            )  # fmt: skip
-    atomic_write_text(result.out / "probabilities.csv", buffer.getvalue())

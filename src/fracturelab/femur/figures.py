@@ -4,38 +4,27 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 import torch
 from torch import nn
 
-from fracturelab.femur.analysis import model_name
+from fracturelab.evaluation import (
+    aggregate_by_patient,
+    plot_calibration,
+    plot_localisation_errors,
+    plot_roc,
+)
 from fracturelab.femur.data import PreparedImage, standardise
-from fracturelab.outputs import atomic_path
-
-if TYPE_CHECKING:
-    from fracturelab.femur.experiment import ExperimentResult
+from fracturelab.femur.geometry import Letterbox
+from fracturelab.femur.networks import gradcam_layer
+from fracturelab.femur.result import ExperimentResult, model_name
+from fracturelab.femur.splits import TEST
+from fracturelab.outputs import pyplot, save_figure
+from fracturelab.typing import FloatArray
 
 __all__ = ["draw_figures", "gradcam"]
-
-FloatArray = npt.NDArray[np.float32]
-
-
-def _pyplot() -> Any:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _save(figure: Any, path: Path) -> Path:
-    with atomic_path(path) as temporary:
-        figure.savefig(temporary, dpi=110, bbox_inches="tight", format="png")
-    return path
 
 
 class _OneLogit(nn.Module):
@@ -64,8 +53,6 @@ def gradcam(classifier: nn.Module, backbone: str, image: FloatArray) -> FloatArr
     """
     from monai.visualize import GradCAM
 
-    from fracturelab.femur.networks import gradcam_layer
-
     device = next(classifier.parameters()).device
     wrapped = _OneLogit(classifier).eval()
     # MONAI's default post-processing maps (min, max) to (1, 0); keep the magnitudes instead.
@@ -81,8 +68,6 @@ def gradcam(classifier: nn.Module, backbone: str, image: FloatArray) -> FloatArr
 
 
 def _examples(result: ExperimentResult, per_class: int) -> list[int]:
-    from fracturelab.femur.splits import TEST
-
     test = result.splits.indices(TEST)
     chosen: list[int] = []
     for flag in (1, 0):
@@ -99,7 +84,7 @@ def draw_examples(result: ExperimentResult, path: Path, per_class: int = 3) -> P
     chosen = _examples(result, per_class)
     if not chosen:
         return None
-    plt = _pyplot()
+    plt = pyplot()
     centers = result.centers[result.best_localizer]
     figure, axes = plt.subplots(2, len(chosen), figsize=(2.6 * len(chosen), 5.6), squeeze=False)
     try:
@@ -136,14 +121,12 @@ def draw_examples(result: ExperimentResult, path: Path, per_class: int = 3) -> P
             "+ true centre, x predicted",
             fontsize=9,
         )
-        return _save(figure, path)
+        return save_figure(figure, path, tight=True, close=False)
     finally:
         plt.close(figure)
 
 
-def _baseline_box(result: ExperimentResult, image: PreparedImage) -> Any:
-    from fracturelab.femur.geometry import Letterbox
-
+def _baseline_box(result: ExperimentResult, image: PreparedImage) -> Letterbox:
     return Letterbox.fit(image.shape, result.config.baseline_input_px)
 
 
@@ -157,7 +140,7 @@ def draw_gradcam(result: ExperimentResult, path: Path, per_class: int = 2) -> Pa
     chosen = _examples(result, per_class)
     if not chosen:
         return None
-    plt = _pyplot()
+    plt = pyplot()
     centers = result.centers[result.best_localizer]
     models = list(result.models)
     figure, axes = plt.subplots(
@@ -183,21 +166,13 @@ def draw_gradcam(result: ExperimentResult, path: Path, per_class: int = 2) -> Pa
                 axis.set_xticks([])
                 axis.set_yticks([])
         figure.suptitle("Grad-CAM of the AFF output (red: evidence for AFF)", fontsize=9)
-        return _save(figure, path)
+        return save_figure(figure, path, tight=True, close=False)
     finally:
         plt.close(figure)
 
 
 def draw_figures(result: ExperimentResult, metrics: dict[str, Any]) -> dict[str, Path]:
     """Write every figure of the report into the run folder; returns name -> path."""
-    from fracturelab.evaluation import (
-        aggregate_by_patient,
-        plot_calibration,
-        plot_localisation_errors,
-        plot_roc,
-    )
-    from fracturelab.femur.splits import TEST
-
     folder = result.out / "figures"
     test = result.splits.indices(TEST)
     labels = result.labels[test]

@@ -14,9 +14,9 @@ import numpy.typing as npt
 import torch
 import torch.nn.functional as F  # noqa: N812 - PyTorch's documented alias
 
-__all__ = ["Letterbox", "crop_patch", "patch_box", "resize_area"]
+from fracturelab.typing import FloatArray
 
-FloatArray = npt.NDArray[np.float32]
+__all__ = ["Letterbox", "crop_patch", "patch_box", "resize_area"]
 
 
 def resize_area(image: torch.Tensor, rows: int, columns: int) -> torch.Tensor:

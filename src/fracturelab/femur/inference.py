@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import numpy as np
-import numpy.typing as npt
 import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from fracturelab.femur.data import PreparedImage, standardise
 from fracturelab.femur.heatmap import decode_heatmap
+from fracturelab.typing import FloatArray
 
 __all__ = ["predict_centers", "predict_probabilities"]
-
-FloatArray = npt.NDArray[np.float32]
 
 
 def _device(model: nn.Module) -> torch.device:

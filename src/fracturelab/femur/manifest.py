@@ -1,9 +1,8 @@
-"""The femur manifest: one CSV row per radiograph (DESIGN.md contract), validated up front."""
+"""The femur manifest: one CSV row per radiograph (``docs/design.md``), validated up front."""
 
 from __future__ import annotations
 
 import csv
-import difflib
 import math
 from collections import defaultdict
 from collections.abc import Collection, Iterator
@@ -11,19 +10,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from fracturelab.checks import did_you_mean
 from fracturelab.errors import InputError
+from fracturelab.femur.contract import AFF, LABELS, MANIFEST_COLUMNS, REQUIRED_COLUMNS
+from fracturelab.imaging import probe_size_px, read_dicom_header
 from fracturelab.imaging.modality import (
     allowed_modalities,
     check_radiograph_modality,
     dicom_modality,
 )
 
-__all__ = ["LABELS", "Manifest", "ManifestRow", "image_size_px"]
-
-#: Class names of the manifest's ``label`` column; the positive class comes first.
-LABELS = ("AFF", "NFF")
-REQUIRED_COLUMNS = ("image", "patient_id", "label", "center_x", "center_y")
-OPTIONAL_COLUMNS = ("pixel_spacing_mm",)
+__all__ = ["Manifest", "ManifestRow", "image_size_px"]
 
 
 @dataclass(frozen=True)
@@ -52,7 +49,7 @@ class ManifestRow:
     @property
     def is_aff(self) -> bool:
         """Whether the label is the positive class AFF."""
-        return self.label == LABELS[0]
+        return self.label == AFF
 
 
 @dataclass
@@ -135,17 +132,14 @@ class Manifest:
         if not columns:
             raise InputError(
                 f"manifest {csv_path} is empty; write a header "
-                f"{','.join(REQUIRED_COLUMNS + OPTIONAL_COLUMNS)} and one row per radiograph"
+                f"{','.join(MANIFEST_COLUMNS)} and one row per radiograph"
             )
         missing = [c for c in REQUIRED_COLUMNS if c not in columns]
         if missing:
-            hints = []
-            for name in missing:
-                close = difflib.get_close_matches(name, columns, n=1)
-                hints.append(f"{name} (did you mean {close[0]!r}?)" if close else name)
+            hints = [f"{name}{did_you_mean(name, columns)}" for name in missing]
             raise InputError(
                 f"manifest {csv_path} lacks the column(s) {', '.join(hints)}; "
-                f"the columns are {', '.join(REQUIRED_COLUMNS + OPTIONAL_COLUMNS)}"
+                f"the columns are {', '.join(MANIFEST_COLUMNS)}"
             )
         rows: list[ManifestRow] = []
         problems: dict[str, list[str]] = defaultdict(list)
@@ -310,18 +304,9 @@ def _refused_modality(path: Path, allowed: frozenset[str]) -> str | None:
 def _dicom_header(path: Path) -> Any:
     """The header of a DICOM file (pixels not read), or ``None`` for other or bad files."""
     try:
-        with path.open("rb") as handle:
-            head = handle.read(132)
-    except OSError:
-        return None
-    if head[128:132] != b"DICM" and path.suffix.lower() not in {".dcm", ".dicom"}:
-        return None
-    try:
-        import pydicom
-
-        return pydicom.dcmread(path, stop_before_pixels=True, force=True)
-    except Exception:
-        return None
+        return read_dicom_header(path)
+    except InputError:
+        return None  # not DICOM, or an unreadable header
 
 
 def image_size_px(path: Path) -> tuple[int, int] | None:
@@ -331,16 +316,7 @@ def image_size_px(path: Path) -> tuple[int, int] | None:
         The size, or ``None`` if the header cannot be read.
 
     """
-    dataset = _dicom_header(path)
-    if dataset is not None:
-        try:
-            return int(dataset.Columns), int(dataset.Rows)
-        except Exception:
-            return None
     try:
-        from PIL import Image
-
-        with Image.open(path) as image:
-            return int(image.size[0]), int(image.size[1])
-    except Exception:
+        return probe_size_px(path)
+    except InputError:
         return None

@@ -2,58 +2,20 @@
 
 Two backbones each: ``cnn`` (MONAI ``UNet`` / ``ResNet``) and ``vit`` (MONAI ``ViT`` with its
 patch tokens laid back on their grid, so a heatmap decoder and Grad-CAM see a feature map).
-Three sizes: ``tiny`` for tests, ``small`` for CPU work, ``base`` for a GPU.
+Three sizes: ``tiny`` for tests, ``small`` for CPU work, ``base`` for a GPU (the names and
+presets live in :mod:`fracturelab.femur.presets`, which needs no PyTorch).
 """
 
 from __future__ import annotations
 
-import difflib
-from dataclasses import dataclass
-
 import torch
 from torch import nn
 
+from fracturelab.checks import check_choice
 from fracturelab.errors import InputError
+from fracturelab.femur.presets import BACKBONES, SIZES, VIT_PATCH, NetworkSize
 
-__all__ = [
-    "BACKBONES",
-    "SIZES",
-    "TokenGrid",
-    "build_classifier",
-    "build_localizer",
-    "check_choice",
-    "gradcam_layer",
-]
-
-BACKBONES = ("cnn", "vit")
-
-
-@dataclass(frozen=True)
-class _Size:
-    unet_channels: tuple[int, ...]
-    unet_res_units: int
-    resnet_planes: tuple[int, int, int, int]
-    resnet_layers: tuple[int, int, int, int]
-    vit_hidden: int
-    vit_layers: int
-    vit_heads: int
-
-
-SIZES: dict[str, _Size] = {
-    "tiny": _Size((4, 8, 16, 32), 0, (8, 16, 32, 64), (1, 1, 1, 1), 32, 2, 2),
-    "small": _Size((8, 16, 32, 64, 128), 0, (16, 32, 64, 128), (1, 1, 1, 1), 96, 4, 3),
-    "base": _Size((16, 32, 64, 128, 256), 2, (64, 128, 256, 512), (2, 2, 2, 2), 384, 8, 6),
-}
-VIT_PATCH = 16
-
-
-def check_choice(name: str, value: str, allowed: tuple[str, ...] | list[str]) -> str:
-    """Return ``value`` if allowed, else raise an error that suggests the closest option."""
-    if value in allowed:
-        return value
-    close = difflib.get_close_matches(value, list(allowed), n=1)
-    hint = f" (did you mean {close[0]!r}?)" if close else ""
-    raise InputError(f"{name}={value!r} is not valid{hint}; allowed: {', '.join(allowed)}")
+__all__ = ["TokenGrid", "build_classifier", "build_localizer", "gradcam_layer"]
 
 
 class TokenGrid(nn.Module):
@@ -72,7 +34,7 @@ class TokenGrid(nn.Module):
 class _ViTFeatures(nn.Module):
     """MONAI ViT encoder returning a feature map of shape ``(B, hidden, H/16, W/16)``."""
 
-    def __init__(self, input_size: int, size: _Size) -> None:
+    def __init__(self, input_size: int, size: NetworkSize) -> None:
         super().__init__()
         from monai.networks.nets import ViT
 
@@ -113,7 +75,7 @@ class _Classifier(nn.Module):
         return self.head(self.pool(self.features(image)).flatten(1))[:, 0]  # type: ignore[no-any-return]
 
 
-def _resnet_features(size: _Size) -> tuple[nn.Module, int]:
+def _resnet_features(size: NetworkSize) -> tuple[nn.Module, int]:
     from monai.networks.nets import ResNet
 
     resnet = ResNet(
@@ -156,7 +118,7 @@ def gradcam_layer(backbone: str) -> str:
 class _ViTHeatmap(nn.Module):
     """ViT encoder + a small convolutional decoder: heatmap logits at 1/4 input resolution."""
 
-    def __init__(self, input_size: int, size: _Size) -> None:
+    def __init__(self, input_size: int, size: NetworkSize) -> None:
         super().__init__()
         self.encoder = _ViTFeatures(input_size, size)
         hidden = size.vit_hidden

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from fracturelab.femur.bundle import FemurPrediction
+from fracturelab.femur.contract import AFF
 from fracturelab.imaging.radiograph import Radiograph
 from fracturelab.outputs import atomic_path
 
@@ -40,7 +41,7 @@ def render_overlay(
         )
         picture = picture.resize(size, Image.Resampling.BOX)
     draw = ImageDraw.Draw(picture)
-    colour = AFF_COLOUR if prediction.label == "AFF" else NFF_COLOUR
+    colour = AFF_COLOUR if prediction.label == AFF else NFF_COLOUR
     width = max(2, round(max(picture.size) / 300))
     if prediction.patch_box_px is not None:
         x0, y0, x1, y1 = (v * scale for v in prediction.patch_box_px)

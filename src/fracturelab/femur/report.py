@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import csv
 import html
-import io
 import json
 import math
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from fracturelab.femur.analysis import MIN_PATIENTS_PER_CLASS, analyse
-from fracturelab.outputs import atomic_write_text
-
-if TYPE_CHECKING:
-    from fracturelab.femur.experiment import ExperimentResult
+from fracturelab.femur.analysis import MIN_PATIENTS_PER_CLASS, analyze
+from fracturelab.femur.figures import draw_figures
+from fracturelab.femur.result import ExperimentResult
+from fracturelab.outputs import atomic_write_text, write_csv
 
 __all__ = ["write_report"]
 
@@ -271,20 +268,10 @@ def _html(blocks: Sequence[Block], folder: Path) -> str:
     )
 
 
-def _csv(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(header)
-    writer.writerows(rows)
-    return buffer.getvalue()
-
-
 def write_report(result: ExperimentResult) -> dict[str, Any]:
     """Compute the metrics, draw the figures and write the report files; returns the metrics."""
-    from fracturelab.femur.figures import draw_figures
-
     folder = result.out
-    metrics = analyse(result)
+    metrics = analyze(result)
     figures = draw_figures(result, metrics)
     metrics["figures"] = {
         name: path.relative_to(folder).as_posix() for name, path in figures.items()
@@ -295,7 +282,7 @@ def write_report(result: ExperimentResult) -> dict[str, Any]:
         ("localisation_summary.csv", _localisation_table(metrics)),
         ("comparisons.csv", _comparison_table(metrics)),
     ):
-        atomic_write_text(folder / name, _csv(table[1], table[2]))
+        write_csv(folder / name, table[1], table[2])
     blocks = _blocks(result, metrics, figures)
     atomic_write_text(folder / "report.md", _markdown(blocks, folder))
     atomic_write_text(folder / "report.html", _html(blocks, folder))

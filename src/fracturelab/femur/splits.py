@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import io
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,13 +10,16 @@ from pathlib import Path
 import numpy as np
 
 from fracturelab.errors import InputError
+from fracturelab.femur.contract import AFF, NFF
 from fracturelab.femur.manifest import Manifest
-from fracturelab.outputs import atomic_write_text
+from fracturelab.outputs import atomic_write_text, csv_text
 
-__all__ = ["TEST", "Splits", "make_splits"]
+__all__ = ["SPLIT_COLUMNS", "TEST", "Splits", "make_splits"]
 
 #: Split name of the held-out test set; cross-validation folds are ``"fold0"``, ``"fold1"``...
 TEST = "test"
+#: Columns of ``splits.csv``.
+SPLIT_COLUMNS: tuple[str, ...] = ("image", "patient_id", "label", "split")
 
 
 @dataclass(frozen=True)
@@ -73,18 +75,15 @@ class Splits:
                     "split": split,
                     "images": len(chosen),
                     "patients": len({self.patients[i] for i in chosen}),
-                    "aff_images": sum(self.labels[i] == "AFF" for i in chosen),
+                    "aff_images": sum(self.labels[i] == AFF for i in chosen),
                 }
             )
         return rows
 
     def to_csv(self) -> str:
         """The assignment as CSV: ``image,patient_id,label,split``."""
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow(["image", "patient_id", "label", "split"])
-        writer.writerows(zip(self.images, self.patients, self.labels, self.assignment, strict=True))
-        return buffer.getvalue()
+        rows = zip(self.images, self.patients, self.labels, self.assignment, strict=True)
+        return csv_text(SPLIT_COLUMNS, rows)
 
     def write(self, path: str | Path) -> Path:
         """Write :meth:`to_csv` atomically."""
@@ -150,8 +149,8 @@ def make_splits(
     rows = manifest.labelled().rows
     patients = [r.patient_id for r in rows]
     labels = [str(r.label) for r in rows]
-    patient_aff = {p for p, lab in zip(patients, labels, strict=True) if lab == "AFF"}
-    per_class = Counter("AFF" if p in patient_aff else "NFF" for p in set(patients))
+    patient_aff = {p for p, lab in zip(patients, labels, strict=True) if lab == AFF}
+    per_class = Counter(AFF if p in patient_aff else NFF for p in set(patients))
     needed = n_folds + 1
     if len(per_class) < 2:
         only = next(iter(per_class), "none")
