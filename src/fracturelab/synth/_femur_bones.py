@@ -12,7 +12,6 @@ import math
 from collections.abc import Callable
 
 import numpy as np
-import numpy.typing as npt
 
 from fracturelab.synth._femur_parts import (
     MU_CANCELLOUS,
@@ -26,6 +25,7 @@ from fracturelab.synth._femur_parts import (
     smoothstep,
 )
 from fracturelab.synth._femur_spec import FemurAnatomy, FemurFracture
+from fracturelab.typing import BoolArray, Float64Array, FloatArray
 
 __all__ = [
     "Masks",
@@ -40,9 +40,6 @@ __all__ = [
     "soft_table",
 ]
 
-FloatArray = npt.NDArray[np.float32]
-Float64Array = npt.NDArray[np.float64]
-BoolArray = npt.NDArray[np.bool_]
 Box = tuple[float, float, float, float]
 
 SupportFn = Callable[[Float64Array, Float64Array, float], BoolArray]

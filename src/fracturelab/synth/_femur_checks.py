@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from fracturelab.errors import InputError
-from fracturelab.synth._femur_spec import LABELS
+from fracturelab.femur.contract import LABELS
 
 __all__ = [
     "MAX_SIZE_PX",

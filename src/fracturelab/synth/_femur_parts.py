@@ -18,6 +18,8 @@ import numpy as np
 import numpy.typing as npt
 from scipy import ndimage
 
+from fracturelab.typing import BoolArray, Float64Array, FloatArray
+
 __all__ = [
     "MU_CANCELLOUS",
     "MU_CORTEX",
@@ -31,9 +33,6 @@ __all__ = [
     "grid",
     "smoothstep",
 ]
-
-FloatArray = npt.NDArray[np.float32]
-Float64Array = npt.NDArray[np.float64]
 
 #: Relative linear attenuation per mm (soft tissue, marrow, cancellous and cortical bone).
 MU_SOFT = 0.010
@@ -142,7 +141,7 @@ class Tube:
         total, inner, dmu = self.paths(u, v)
         return combine(total, inner, dmu)
 
-    def supports(self, u: Float64Array, v: Float64Array, margin_mm: float) -> npt.NDArray[np.bool_]:
+    def supports(self, u: Float64Array, v: Float64Array, margin_mm: float) -> BoolArray:
         """Whether bone may lie within ``margin_mm`` of each point (conservative).
 
         The reach table is already the maximum over ``SUPPORT_MARGIN_MM`` along ``v``;
@@ -153,7 +152,7 @@ class Tube:
         for k in range(-steps, steps + 1):
             shifted = (v + k * margin_mm / max(steps, 1)).astype(np.float32)
             np.maximum(reach, self.table.values[5, self.table.index(shifted)], out=reach)
-        inside: npt.NDArray[np.bool_] = np.abs(u) <= reach + margin_mm
+        inside: BoolArray = np.abs(u) <= reach + margin_mm
         return inside
 
 

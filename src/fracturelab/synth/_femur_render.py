@@ -23,12 +23,10 @@ import numpy.typing as npt
 from fracturelab.synth import _femur_bones as bones
 from fracturelab.synth._femur_parts import MU_SOFT, Table, combine
 from fracturelab.synth._femur_spec import FemurSpec, Fragment
+from fracturelab.typing import BoolArray, Float64Array, FloatArray
 
 __all__ = ["BLOCK_PX", "Scene", "build_scene", "render", "scene_truth"]
 
-FloatArray = npt.NDArray[np.float32]
-Float64Array = npt.NDArray[np.float64]
-BoolArray = npt.NDArray[np.bool_]
 UInt16Array = npt.NDArray[np.uint16]
 
 SupportFn = Callable[[Float64Array, Float64Array, float], BoolArray]

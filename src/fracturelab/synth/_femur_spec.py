@@ -14,9 +14,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from fracturelab.femur.contract import AFF
+
 __all__ = [
     "FRACTURE_KINDS",
-    "LABELS",
     "SIDES",
     "FemurAnatomy",
     "FemurFracture",
@@ -30,8 +31,6 @@ __all__ = [
 
 #: Sides of the femur; the lateral cortex of a right femur is on the image's left.
 SIDES: tuple[str, ...] = ("left", "right")
-#: Classes: atypical (AFF) and normal (NFF) femur fracture.
-LABELS: tuple[str, ...] = ("AFF", "NFF")
 #: Fracture patterns drawn. AFFs are always transverse; NFFs take all four.
 FRACTURE_KINDS: tuple[str, ...] = ("transverse", "oblique", "spiral", "comminuted")
 #: Share of each NFF pattern (transverse shaft fractures are common on purpose: see femur.py).
@@ -238,13 +237,11 @@ def sample_fracture(
 ) -> FemurFracture:
     """Draw a fracture of class ``label`` (pattern and angle random unless given)."""
     if kind is None:
-        kind = (
-            "transverse" if label == "AFF" else str(rng.choice(FRACTURE_KINDS, p=NFF_KIND_SHARES))
-        )
+        kind = "transverse" if label == AFF else str(rng.choice(FRACTURE_KINDS, p=NFF_KIND_SHARES))
     radius, cortex = anatomy.shaft_radius_mm, anatomy.cortex_mm
     sign = 1.0 if rng.random() < 0.5 else -1.0
     if angle_deg is None:
-        if label == "AFF":
+        if label == AFF:
             angle_deg = rng.uniform(-12.0, 12.0)
         elif kind == "transverse":
             angle_deg = rng.uniform(-15.0, 15.0)
@@ -255,7 +252,7 @@ def sample_fracture(
         else:
             angle_deg = sign * rng.uniform(0.0, 40.0)
     # AFF lines are a little cleaner (a fine cue only: 0.05-0.2 mm against 0.1-0.35 mm).
-    roughness = rng.uniform(0.05, 0.2) if label == "AFF" else rng.uniform(0.1, 0.35)
+    roughness = rng.uniform(0.05, 0.2) if label == AFF else rng.uniform(0.1, 0.35)
     u = np.linspace(-LINE_SPAN * radius, LINE_SPAN * radius, LINE_NODES)
     slope = math.tan(math.radians(angle_deg))
     if kind == "spiral":
@@ -266,7 +263,7 @@ def sample_fracture(
         v = slope * u
     beak = endosteal = spike = 0.0
     beak_length = 5.0
-    if label == "AFF":
+    if label == AFF:
         # The line crosses the lateral cortex transversely (flat from the lateral endosteum
         # outwards); across the medial cortex it may turn into a short spike.
         inner = radius - cortex

@@ -1,7 +1,7 @@
 """Synthetic femur radiographs with a known fracture centre: atypical (AFF) or normal (NFF).
 
-The phantom feeds the two-stage femur experiment (DESIGN.md): a localizer regresses the
-fracture centre from a downsampled image (~256 px longest side), a classifier labels AFF vs
+The phantom feeds the two-stage femur experiment (``docs/design.md``): a localizer regresses
+the fracture centre from a downsampled image (~256 px longest side), a classifier labels AFF vs
 NFF from a 224 x 224 patch cut at native resolution around the centre, compared with a
 baseline that downsamples the whole radiograph (padded to square) to 224 x 224. For that
 comparison to mean something, the phantom is built so that
@@ -49,18 +49,16 @@ when the field of view reaches them, the knee, tibia and fibula likewise. Severa
 patient (default 1-5, like follow-up views) share the anatomy, the fracture, the side and the
 label; each has its own size, spacing, magnification, tilt, placement, exposure and noise.
 
-Coordinates follow DESIGN.md: points are ``[x, y]`` = ``[column, row]`` of the original
-image, pixel centres at integers. The fracture centre is the middle of the fracture cleft on
-the shaft axis: half-way between the centre of the proximal fragment's fracture line and the
-same point of the distal fragment after its displacement. Drawing a 3000 x 2500 image takes
-about 0.2 s on one core; writing it as a 16-bit PNG (zlib level 1, run-length strategy)
-about as long again.
+Coordinates follow ``docs/design.md`` ("Conventions"): points are ``[x, y]`` = ``[column,
+row]`` of the original image, pixel centres at integers. The fracture centre is the middle of
+the fracture cleft on the shaft axis: half-way between the centre of the proximal fragment's
+fracture line and the same point of the distal fragment after its displacement. Drawing a
+3000 x 2500 image takes about 0.2 s on one core; writing it as a 16-bit PNG (zlib level 1,
+run-length strategy) about as long again.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import zlib
 from collections.abc import Iterator, Sequence
@@ -74,8 +72,9 @@ import numpy as np
 import numpy.typing as npt
 
 from fracturelab.errors import InputError
+from fracturelab.femur.contract import AFF, MANIFEST_COLUMNS, NFF
 from fracturelab.imaging.radiograph import Radiograph
-from fracturelab.outputs import atomic_path, atomic_write_text
+from fracturelab.outputs import atomic_path, atomic_write_text, write_csv
 from fracturelab.synth._femur_checks import (
     MAX_SIZE_PX,
     MAX_SPACING_MM,
@@ -119,15 +118,6 @@ __all__ = [
 
 #: Version of the ``truth.json`` layout.
 TRUTH_SCHEMA_VERSION = "1.0"
-#: Columns of ``manifest.csv`` (the femur manifest contract of DESIGN.md).
-MANIFEST_COLUMNS: tuple[str, ...] = (
-    "image",
-    "patient_id",
-    "label",
-    "center_x",
-    "center_y",
-    "pixel_spacing_mm",
-)
 
 
 @dataclass
@@ -210,7 +200,7 @@ def write_png16(path: str | Path, pixels: npt.NDArray[np.uint16], spacing_mm: fl
 
 
 def sample_femur_spec(
-    label: str = "AFF",
+    label: str = AFF,
     *,
     seed: int | np.random.Generator = 0,
     size_px: Sequence[int] = (2500, 3000),
@@ -232,7 +222,7 @@ def sample_femur_spec(
         raise InputError(
             f"kind {kind!r} is not valid; use one of {', '.join(FRACTURE_KINDS)} or None"
         )
-    if name == "AFF" and kind not in (None, "transverse"):
+    if name == AFF and kind not in (None, "transverse"):
         raise InputError(f"kind {kind!r} is not valid for an AFF; AFFs are 'transverse'")
     for option, value, limit in (
         ("rotation_deg", rotation_deg, 45.0),
@@ -252,7 +242,7 @@ def sample_femur_spec(
 
 
 def make_femur_radiograph(
-    label: str = "AFF",
+    label: str = AFF,
     *,
     seed: int | np.random.Generator = 0,
     size_px: Sequence[int] = (2500, 3000),
@@ -353,7 +343,7 @@ def _plan_patients(
     aff = set(rng.permutation(len(counts))[:n_aff].tolist())
     digits = max(4, len(str(len(counts))))
     return [
-        _Patient(f"P{k + 1:0{digits}d}", "AFF" if k in aff else "NFF", count, k + 1)
+        _Patient(f"P{k + 1:0{digits}d}", AFF if k in aff else NFF, count, k + 1)
         for k, count in enumerate(counts)
     ]
 
@@ -451,11 +441,7 @@ def make_femur_dataset(
     }
     truth = {"schema_version": TRUTH_SCHEMA_VERSION, "parameters": parameters, "images": records}
     atomic_write_text(folder / "truth.json", json.dumps(truth, indent=1) + "\n")
-    text = io.StringIO()
-    writer = csv.DictWriter(text, fieldnames=list(MANIFEST_COLUMNS), lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    return atomic_write_text(folder / "manifest.csv", text.getvalue())
+    return write_csv(folder / "manifest.csv", MANIFEST_COLUMNS, rows)
 
 
 @contextmanager
