@@ -1,0 +1,216 @@
+"""The package's shape (docs/design.md, "Layout"): no import cycle, small modules, layering.
+
+The import graph is read from the source with :mod:`ast`, without importing anything:
+
+- cycles: every import of a package module, at module level (those under
+  ``if TYPE_CHECKING:`` included: a cycle that only type checking sees is still a concept in
+  the wrong place) and inside functions (a function-level import that only breaks a cycle at
+  run time hides it; the femur modules of issue 11 had exactly that). Function-level imports
+  of heavy third-party libraries, and the CLI's lazy imports of lower layers, cannot close a
+  cycle and are not affected;
+- layering: every import too, since a lazy import of a higher layer is still a dependency.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+SRC = Path(__file__).resolve().parents[1] / "src"
+PACKAGE = "fracturelab"
+MAX_LINES = 500
+
+#: Layer of each top-level module or subpackage; imports may only go to the same or a lower one.
+LAYERS = {
+    "__init__": 0,
+    "errors": 0,
+    "outputs": 0,
+    "checks": 0,
+    "typing": 0,
+    "imaging": 1,
+    "evaluation": 1,
+    "training": 1,
+    "spine": 2,
+    "femur": 2,
+    "synth": 2,
+    "workstation": 3,
+    "cli": 4,
+    "__main__": 4,
+}
+
+
+def _modules() -> dict[str, Path]:
+    """Dotted module name -> file, for every Python file of the package."""
+    modules = {}
+    for path in sorted((SRC / PACKAGE).rglob("*.py")):
+        parts = list(path.relative_to(SRC).with_suffix("").parts)
+        if parts[-1] == "__init__":
+            parts.pop()
+        modules[".".join(parts)] = path
+    return modules
+
+
+MODULES = _modules()
+
+
+def _is_package(module: str) -> bool:
+    return MODULES[module].name == "__init__.py"
+
+
+def _top_level(tree: ast.Module) -> Iterator[ast.stmt]:
+    """Statements run when the module is imported: into if/try/with blocks, not into defs."""
+    pending: list[ast.stmt] = list(tree.body)
+    while pending:
+        node = pending.pop(0)
+        yield node
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            continue
+        for field in ("body", "orelse", "finalbody"):
+            pending.extend(getattr(node, field, []))
+        for handler in getattr(node, "handlers", []):
+            pending.extend(handler.body)
+
+
+def _targets(node: ast.stmt, module: str) -> list[str]:
+    """The package modules an import statement of ``module`` loads (the deepest that exist)."""
+    names: list[str] = []
+    if isinstance(node, ast.Import):
+        names = [alias.name for alias in node.names]
+    elif isinstance(node, ast.ImportFrom):
+        if node.level:
+            base = module.split(".")
+            base = base if _is_package(module) else base[:-1]
+            base = base[: len(base) - node.level + 1]
+            stem = ".".join(base + ([node.module] if node.module else []))
+        else:
+            stem = node.module or ""
+        names = [f"{stem}.{alias.name}" for alias in node.names] + [stem]
+    found = []
+    for name in names:
+        while name and name not in MODULES:
+            name = name.rpartition(".")[0]
+        if name.startswith(PACKAGE) and name != module and name not in found:
+            found.append(name)
+    if isinstance(node, ast.ImportFrom) and len(found) > 1:
+        # `from a import b` with b a module loads a.b; `a` itself only when names come from it.
+        submodules = [n for n in found if n != found[-1]]
+        stem_used = any(f"{found[-1]}.{alias.name}" not in MODULES for alias in node.names)
+        found = submodules + ([found[-1]] if stem_used else [])
+    return found
+
+
+def _imports(module: str, *, everywhere: bool = True) -> list[tuple[str, int]]:
+    """``(imported module, line)`` of ``module``'s imports of the package.
+
+    Args:
+        module: Dotted module name.
+        everywhere: Also imports inside functions and classes; else only those run when the
+            module is imported (module level, ``if`` / ``try`` / ``with`` blocks included).
+
+    """
+    tree = ast.parse(MODULES[module].read_text(encoding="utf-8"))
+    nodes = ast.walk(tree) if everywhere else _top_level(tree)
+    return [
+        (target, node.lineno)
+        for node in nodes
+        if isinstance(node, ast.Import | ast.ImportFrom)
+        for target in _targets(node, module)
+    ]
+
+
+def _find_cycle(graph: dict[str, list[str]]) -> list[str] | None:
+    """One cycle of ``graph`` as ``[a, b, ..., a]``, or None (iterative depth-first search)."""
+    state: dict[str, int] = {}  # 1 on the current path, 2 done
+    for root in sorted(graph):
+        if root in state:
+            continue
+        path = [root]
+        iterators = [iter(graph[root])]
+        state[root] = 1
+        while iterators:
+            child = next(iterators[-1], None)
+            if child is None:
+                state[path.pop()] = 2
+                iterators.pop()
+            elif state.get(child) == 1:
+                return [*path[path.index(child) :], child]
+            elif child not in state:
+                state[child] = 1
+                path.append(child)
+                iterators.append(iter(graph.get(child, [])))
+    return None
+
+
+def _layer(module: str) -> int:
+    parts = module.split(".")
+    return LAYERS[parts[1] if len(parts) > 1 else "__init__"]
+
+
+def test_the_module_list_and_the_layers_agree():
+    unknown = sorted({m.split(".")[1] for m in MODULES if "." in m} - set(LAYERS))
+    assert not unknown, f"give these a layer in LAYERS (and in docs/design.md): {unknown}"
+
+
+def test_the_cycle_finder_finds_a_cycle_and_accepts_a_tree():
+    assert _find_cycle({"a": ["b"], "b": ["c"], "c": ["a"], "d": ["a"]}) == ["a", "b", "c", "a"]
+    assert _find_cycle({"a": ["b", "c"], "b": ["c"], "c": []}) is None
+
+
+def test_relative_and_submodule_imports_are_resolved():
+    both = ast.parse("from fracturelab.imaging import volume, Volume").body[0]
+    assert _targets(both, "fracturelab.spine.pipeline") == [
+        "fracturelab.imaging.volume",
+        "fracturelab.imaging",
+    ]
+    submodule = ast.parse("from fracturelab.imaging import volume").body[0]
+    assert _targets(submodule, "fracturelab.spine.pipeline") == ["fracturelab.imaging.volume"]
+    relative = ast.parse("from .errors import InputError").body[0]
+    assert _targets(relative, "fracturelab.outputs") == ["fracturelab.errors"]
+    parent = ast.parse("from ..errors import InputError").body[0]
+    assert _targets(parent, "fracturelab.imaging.volume") == ["fracturelab.errors"]
+
+
+def test_type_checking_and_function_imports_are_in_the_graph():
+    source = "\n".join(
+        [
+            "if TYPE_CHECKING:",
+            "    import fracturelab.errors",
+            "def f():",
+            "    import fracturelab.checks",
+        ]
+    )
+    tree = ast.parse(source)
+    top = [n for n in _top_level(tree) if isinstance(n, ast.Import)]
+    assert [n.names[0].name for n in top] == ["fracturelab.errors"]
+    every = [n for n in ast.walk(tree) if isinstance(n, ast.Import)]
+    assert {n.names[0].name for n in every} == {"fracturelab.errors", "fracturelab.checks"}
+
+
+@pytest.mark.xfail(strict=False, reason="issue 11 in progress")
+def test_no_import_cycle():
+    graph = {module: [target for target, _ in _imports(module)] for module in MODULES}
+    cycle = _find_cycle(graph)
+    assert cycle is None, "import cycle: " + " -> ".join(cycle or [])
+
+
+@pytest.mark.xfail(strict=False, reason="issue 11 in progress")
+def test_no_module_over_500_lines():
+    sizes = {
+        module: len(path.read_text(encoding="utf-8").splitlines())
+        for module, path in MODULES.items()
+    }
+    over = sorted(f"{m} ({n} lines)" for m, n in sizes.items() if n > MAX_LINES)
+    assert not over, f"modules over {MAX_LINES} lines; split them by concept: {over}"
+
+
+def test_lower_layers_never_import_higher_ones():
+    wrong = [
+        f"{module}:{line} imports {target}"
+        for module in MODULES
+        for target, line in _imports(module)
+        if _layer(target) > _layer(module)
+    ]
+    assert not wrong, "imports against the layering of docs/design.md: " + "; ".join(wrong)
