@@ -9,10 +9,12 @@ floating-point rounding. Shrinking this way does not alias fine detail into fals
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import numpy.typing as npt
 
-from fracturelab.typing import FloatArray, IntArray
+from fracturelab.typing import Float64Array, FloatArray, IntArray
 
 __all__ = ["resize_area"]
 
@@ -43,8 +45,8 @@ def resize_area(image: npt.ArrayLike, rows: int, columns: int) -> FloatArray:
         raise ValueError(f"resize_area needs rows and columns >= 1, got {rows} x {columns}")
     if values.shape == (rows, columns):
         return np.asarray(values, dtype=np.float32)
-    averaged = _average_along(np.asarray(values, dtype=np.float64), rows, axis=0)
-    averaged = _average_along(averaged, columns, axis=1)
+    averaged = _average_rows(values, rows)  # (rows, columns0)
+    averaged = _average_rows(averaged.T, columns).T  # columns as rows: contiguous gathers
     return averaged.astype(np.float32)
 
 
@@ -56,18 +58,16 @@ def _windows(size_in: int, size_out: int) -> tuple[IntArray, IntArray]:
     return starts, ends
 
 
-def _average_along(
-    values: npt.NDArray[np.float64], size: int, axis: int
-) -> npt.NDArray[np.float64]:
-    """Window means of ``values`` along ``axis`` (0 rows, 1 columns) from cumulative sums."""
-    if values.shape[axis] == size:
-        return values
-    starts, ends = _windows(values.shape[axis], size)
-    padding = [(0, 0), (0, 0)]
-    padding[axis] = (1, 0)
-    totals = np.pad(np.cumsum(values, axis=axis), padding)
-    sums = np.take(totals, ends, axis=axis) - np.take(totals, starts, axis=axis)
-    counts = (ends - starts).astype(np.float64)
-    shape = (-1, 1) if axis == 0 else (1, -1)
-    averaged: npt.NDArray[np.float64] = sums / counts.reshape(shape)
+def _average_rows(values: npt.NDArray[Any], size: int) -> Float64Array:
+    """Window means over the rows (axis 0) of a 2D array, from cumulative sums in float64."""
+    count = values.shape[0]
+    if count == size:
+        return np.asarray(values, dtype=np.float64)
+    starts, ends = _windows(count, size)
+    totals = np.empty((count + 1, values.shape[1]), dtype=np.float64)
+    totals[0] = 0.0
+    np.cumsum(values, axis=0, dtype=np.float64, out=totals[1:])
+    averaged: Float64Array = totals[ends]
+    averaged -= totals[starts]
+    averaged /= (ends - starts).astype(np.float64)[:, None]
     return averaged
