@@ -22,9 +22,12 @@ import numpy as np
 
 from fracturelab.errors import FracturelabError, InputError
 from fracturelab.imaging.dicom_header import read_dicom_header
+from fracturelab.imaging.io import read_volume, write_volume
 from fracturelab.imaging.orientation import lps_to_ras
 from fracturelab.imaging.radiograph_io import read_radiograph
 from fracturelab.imaging.resize import resize_area
+from fracturelab.imaging.volume import Volume
+from fracturelab.spine.labels import VertebraLabelMap, load_vertebra_labels
 from fracturelab.workstation.models import Case
 
 __all__ = ["DISPLAY_MAX_PX", "CaseImages", "DisplayImage", "ImageUnavailableError"]
@@ -141,17 +144,13 @@ class CaseImages:
                 self._levels[key] = self._compute_levels(case)
             return self._levels[key]
 
-    def _read_ct(self, case: Case, source: Path) -> Any:
-        from fracturelab.imaging.io import read_volume
-
+    def _read_ct(self, case: Case, source: Path) -> Volume:
         try:
             return read_volume(source, role="CT")
         except FracturelabError as error:
             raise ImageUnavailableError(f"case {case.name!r}: {error}") from None
 
-    def _label_map(self, case: Case) -> tuple[Any, Any]:
-        from fracturelab.spine.labels import load_vertebra_labels
-
+    def _label_map(self, case: Case) -> tuple[VertebraLabelMap, Volume]:
         ct = self._read_ct(case, self._source(case))
         try:
             labels = load_vertebra_labels(self._source(case, labels=True), ct, resample=True)
@@ -176,8 +175,6 @@ class CaseImages:
         return levels
 
     def _converted(self, case: Case, source: Path, kind: str, read: Any) -> Path:
-        from fracturelab.imaging.io import write_volume
-
         target = self.cache_dir / f"case{case.id}-{kind}-{_fingerprint(source)}.nii.gz"
         with self._lock(str(target)):
             if not target.is_file():
