@@ -42,6 +42,7 @@ from fracturelab.evaluation import (
     reader_pairs,
     weighted_kappa,
 )
+from fracturelab.femur.contract import AFF, NFF
 from fracturelab.outputs import atomic_write_text, csv_text
 from fracturelab.workstation.answers import FEMUR_KEY
 from fracturelab.workstation.exporter import gather_readings
@@ -61,7 +62,7 @@ __all__ = [
 ]
 
 #: Femur labels in the order used for kappa; AFF counts as the positive call.
-FEMUR_LABELS = ("NFF", "AFF")
+FEMUR_LABELS = (NFF, AFF)
 #: Columns of ``agreement.csv`` for the spine (one row per pair of readers).
 SPINE_CSV_COLUMNS = (
     "reader_a", "reader_b", "n_levels", "grade_kappa_quadratic", "grade_exact_agreement",
@@ -437,7 +438,7 @@ def _femur_pair(
     labels: BinaryAgreement | None = None
     if n_labelled >= MIN_COMMON_ITEMS:
         order: Sequence[Hashable] = FEMUR_LABELS
-        labels = binary_agreement(labels_a, labels_b, order, positive_from="AFF")
+        labels = binary_agreement(labels_a, labels_b, order, positive_from=AFF)
         _note_undefined(report, f"{name} label kappa", labels.undefined_reason)
     else:
         report.notes.append(
