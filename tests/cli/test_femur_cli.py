@@ -10,7 +10,7 @@ import SimpleITK as sitk
 from typer.testing import CliRunner
 
 from fracturelab.cli.main import app
-from fracturelab.femur.experiment import ExperimentResult
+from fracturelab.femur.result import ExperimentResult
 from tests.cli.test_spine_cli import _one_line_error, unusable_out
 from tests.femur.builders import balanced_rows, write_manifest
 
