@@ -122,7 +122,7 @@ def _two_spine_readers(db: str, monkeypatch: pytest.MonkeyPatch, *, bob: bool = 
     from fracturelab.workstation import users
     from fracturelab.workstation.db import Database
     from fracturelab.workstation.models import Case
-    from tests.workstation.test_exporter import _read
+    from tests.workstation.helpers import read_case as _read
 
     monkeypatch.setattr(users, "_HASHER", PasswordHasher(1, 64, 1, type=Type.ID))
     database = Database(db)
@@ -205,7 +205,7 @@ def test_agreement_femur_table_says_pixels_without_spacing(
     from fracturelab.workstation import users
     from fracturelab.workstation.db import Database
     from fracturelab.workstation.models import Case
-    from tests.workstation.test_exporter import _read
+    from tests.workstation.helpers import read_case as _read
 
     monkeypatch.setattr(users, "_HASHER", PasswordHasher(1, 64, 1, type=Type.ID))
     database = Database(db)

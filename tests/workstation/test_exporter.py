@@ -2,30 +2,18 @@ from __future__ import annotations
 
 import csv
 from pathlib import Path
-from typing import Any
 
 import pytest
 from sqlalchemy.orm import Session
 
 from fracturelab.errors import InputError
 from fracturelab.femur.manifest import Manifest
-from fracturelab.workstation.answers import save_answer
 from fracturelab.workstation.db import Database
 from fracturelab.workstation.exporter import FEMUR_COLUMNS, export_femur, export_spine
 from fracturelab.workstation.models import Case, User
 from fracturelab.workstation.users import add_user
-from fracturelab.workstation.worklist import assign, finish_reading, open_reading, set_reference
-
-
-def _read(
-    session: Session, case: Case, user: User, answers: dict[str, dict[str, Any]], done: bool = True
-) -> None:
-    assign(session, [case], user)
-    reading = open_reading(session, case, user)
-    for key, value in answers.items():
-        save_answer(session, reading, key, value, user)
-    if done:
-        finish_reading(session, reading, user)
+from fracturelab.workstation.worklist import open_reading, set_reference
+from tests.workstation.helpers import read_case as _read
 
 
 def _rows(path: Path) -> list[dict[str, str]]:
@@ -193,3 +181,20 @@ def test_femur_consensus_rules(database: Database, femur_cases: Path) -> None:
     assert got["a.png"].center_xy_px == (50.0, 0.0)
     with database.session() as session, pytest.raises(InputError, match="no user 'r9'"):
         export_femur(session, out, reader="r9")
+
+
+def test_femur_columns_are_the_manifest_contract_and_need_no_torch() -> None:
+    import subprocess
+    import sys
+
+    from fracturelab.femur.contract import MANIFEST_COLUMNS
+
+    assert FEMUR_COLUMNS is MANIFEST_COLUMNS
+    code = (
+        "import sys, fracturelab.workstation.exporter; "
+        "print(sorted({'torch', 'monai'} & set(sys.modules)))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "[]"

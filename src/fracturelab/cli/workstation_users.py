@@ -34,9 +34,9 @@ def user_add(
 ) -> None:
     """Add a user (audited); asks for the password twice (hidden) unless --password-stdin."""
     with user_errors():
-        from fracturelab.workstation.users import create_account
+        from fracturelab.workstation.users import check_role, create_account
 
-        _check_role(role)  # before asking for a password that would be thrown away
+        check_role(role, "--role")  # before asking for a password that would be thrown away
         with connected(db) as database:
             password = _read_password(password_stdin)
             with database.transaction() as session:
@@ -119,18 +119,6 @@ def user_reset_password(
         typer.echo(f"New password for {name!r}; ended {ended} browser session(s)")
         if generated is not None:
             typer.echo(f"Password (shown only now): {generated}")
-
-
-def _check_role(role: str) -> None:
-    import difflib
-
-    from fracturelab.errors import InputError
-    from fracturelab.workstation.models import ROLES
-
-    if role not in ROLES:
-        close = difflib.get_close_matches(role, ROLES, n=1)
-        hint = f"did you mean {close[0]!r}? " if close else ""
-        raise InputError(f"--role {role!r} is not known; {hint}use reader or admin")
 
 
 @app.command("list")

@@ -15,7 +15,6 @@ and a reading marked done takes no changes until its reader opens it again.
 
 from __future__ import annotations
 
-import difflib
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -24,12 +23,14 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from fracturelab.checks import did_you_mean
 from fracturelab.errors import InputError
+from fracturelab.femur.contract import LABELS
+from fracturelab.workstation import audit
 from fracturelab.workstation.models import (
     MORPHOLOGIES,
     TASKS,
     Answer,
-    AuditEvent,
     Reading,
     User,
     utc_now,
@@ -48,7 +49,6 @@ __all__ = [
 FEMUR_KEY = "fracture"
 _SPINE_FIELDS = ("genant_grade", "morphology", "not_assessable")
 _FEMUR_FIELDS = ("center_x", "center_y", "label", "not_assessable")
-_FEMUR_LABELS = ("AFF", "NFF")
 
 
 class ReadingDoneError(InputError):
@@ -116,8 +116,7 @@ def is_answered(value: dict[str, Any]) -> bool:
 def _check_fields(key: str, value: dict[str, Any], allowed: tuple[str, ...]) -> None:
     unknown = [name for name in value if name not in allowed]
     if unknown:
-        close = difflib.get_close_matches(str(unknown[0]), allowed, n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        hint = did_you_mean(str(unknown[0]), allowed)
         raise InputError(
             f"answer for {key!r} has the unknown field {unknown[0]!r}{hint}; "
             f"the fields are {', '.join(allowed)}"
@@ -196,7 +195,7 @@ def _validate_femur(key: str, value: dict[str, Any]) -> dict[str, Any]:
         )
     label = value.get("label")
     if label is not None:
-        if not isinstance(label, str) or label.upper() not in _FEMUR_LABELS:
+        if not isinstance(label, str) or label.upper() not in LABELS:
             raise InputError(
                 f"answer for {key!r}: label {label!r} is not valid; use AFF, NFF or null"
             )
@@ -292,19 +291,10 @@ def save_answer(
         .values(version=Reading.version + 1, updated_at=now)
         .execution_options(synchronize_session=False)
     )
-    session.add(
-        AuditEvent(
-            at=now,
-            user_id=user.id,
-            case_id=reading.case_id,
-            reading_id=reading.id,
-            key=key,
-            old=old,
-            new=clean,
-            action="answer",
-            client=client,
-        )
-    )
+    audit.record(
+        session, "answer", by=user, case_id=reading.case_id, reading_id=reading.id, key=key,
+        old=old, new=clean, client=client, at=now,
+    )  # fmt: skip
     session.flush()
     session.refresh(reading, ["version", "updated_at"])
     return SavedAnswer(clean, True, reading.version)

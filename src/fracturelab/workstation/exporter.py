@@ -3,8 +3,9 @@
 - Spine: a CSV keyed by case and level with the columns ``case, ct, vertebrae, level,
   genant_grade, morphology, not_assessable, reader, n_readers`` (``not_assessable`` is
   ``true``/``false``; an empty grade means no usable answer).
-- Femur: exactly the femur manifest of DESIGN.md: ``image, patient_id, label, center_x,
-  center_y, pixel_spacing_mm``; cases whose answer is "not assessable" or empty are left out.
+- Femur: exactly the femur manifest of ``docs/design.md`` ("Femur manifest"): ``image,
+  patient_id, label, center_x, center_y, pixel_spacing_mm``; cases whose answer is "not
+  assessable" or empty are left out.
 
 File paths are written relative to the output CSV's folder, as the manifest contract wants.
 
@@ -18,9 +19,6 @@ centres of the readers who gave one.
 
 from __future__ import annotations
 
-import csv
-import difflib
-import io
 import os
 import statistics
 from collections import Counter
@@ -32,8 +30,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from fracturelab.checks import closest_match
 from fracturelab.errors import InputError
-from fracturelab.outputs import atomic_write_text
+from fracturelab.femur.contract import MANIFEST_COLUMNS
+from fracturelab.outputs import csv_text, write_csv
 from fracturelab.workstation.answers import FEMUR_KEY
 from fracturelab.workstation.models import Case, Reading
 from fracturelab.workstation.users import get_user
@@ -56,8 +56,9 @@ SPINE_COLUMNS = (
     "case", "ct", "vertebrae", "level", "genant_grade", "morphology", "not_assessable",
     "reader", "n_readers",
 )  # fmt: skip
-#: Columns of the femur manifest (DESIGN.md contract).
-FEMUR_COLUMNS = ("image", "patient_id", "label", "center_x", "center_y", "pixel_spacing_mm")
+#: Columns of the femur manifest (``docs/design.md``, "Femur manifest"), declared once in
+#: :mod:`fracturelab.femur.contract`.
+FEMUR_COLUMNS = MANIFEST_COLUMNS
 _NA = "not assessable"
 
 Answers = dict[str, dict[str, Any]]
@@ -85,8 +86,8 @@ class ExportSummary:
 
 def _check_rule(consensus: str) -> str:
     if consensus not in CONSENSUS_RULES:
-        close = difflib.get_close_matches(consensus, CONSENSUS_RULES, n=1)
-        hint = f"did you mean {close[0]!r}? " if close else ""
+        close = closest_match(consensus, CONSENSUS_RULES)
+        hint = f"did you mean {close!r}? " if close else ""
         raise InputError(
             f"--consensus {consensus!r} is not known; {hint}use {', '.join(CONSENSUS_RULES)}"
         )
@@ -234,7 +235,7 @@ def export_spine(
             )
         summary.cases += len(rows) > before
     summary.rows = len(rows)
-    atomic_write_text(out, csv_text(SPINE_COLUMNS, rows))
+    write_csv(out, SPINE_COLUMNS, rows)
     return summary
 
 
@@ -242,15 +243,6 @@ def _what(reader: str | None, consensus: str) -> str:
     if reader is not None:
         return f"finished reading by {reader}"
     return "reference reading" if consensus == "reference" else "finished reading"
-
-
-def csv_text(columns: Sequence[str], rows: list[dict[str, Any]]) -> str:
-    """``rows`` as CSV text with a header of ``columns`` (Unix line ends)."""
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(columns), lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    return buffer.getvalue()
 
 
 def _femur_consensus(
@@ -281,7 +273,7 @@ def export_femur(
     reader: str | None = None,
     consensus: str = "majority",
 ) -> ExportSummary:
-    """Write a femur manifest (DESIGN.md) of the labelled radiographs.
+    """Write a femur manifest (``docs/design.md``) of the labelled radiographs.
 
     Args:
         session: Open session.
@@ -327,5 +319,5 @@ def export_femur(
             }
         )
     summary.rows = summary.cases = len(rows)
-    atomic_write_text(out, csv_text(FEMUR_COLUMNS, rows))
+    write_csv(out, FEMUR_COLUMNS, rows)
     return summary

@@ -253,7 +253,7 @@ def import_femur(
 
     Args:
         session: Open session; committed after every case.
-        manifest_path: Femur manifest CSV (DESIGN.md).
+        manifest_path: Femur manifest CSV (``docs/design.md``, "Femur manifest").
         model_dir: A model folder from ``fracturelab femur experiment`` (e.g.
             ``runs/exp1/models/best``); its prediction becomes the suggestion
             ``{"center_x", "center_y", "label", "p_aff"}``.

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import difflib
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from fracturelab.checks import closest_match
 from fracturelab.errors import InputError
 
 __all__ = ["DB_ENV", "SCHEMES", "WorkstationSettings"]
@@ -66,8 +66,8 @@ def _check_url(url: str, source: str) -> str:
     if scheme == "postgres":
         scheme = "postgresql"
     if scheme not in SCHEMES:
-        close = difflib.get_close_matches(scheme, SCHEMES, n=1, cutoff=0.5)
-        hint = f"did you mean {close[0]}://? " if close else ""
+        close = closest_match(scheme, SCHEMES, cutoff=0.5)
+        hint = f"did you mean {close}://? " if close else ""
         raise InputError(
             f"{source} {url!r} has the unsupported scheme {scheme!r}; {hint}"
             f"use one of {', '.join(s + '://' for s in SCHEMES)}"

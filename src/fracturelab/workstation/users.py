@@ -7,30 +7,34 @@ whose password was reset, loses its browser sessions at once.
 
 from __future__ import annotations
 
-import difflib
 import re
 import secrets
 
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
+from fracturelab.checks import closest_match
 from fracturelab.errors import InputError
-from fracturelab.workstation.models import ROLES, AuditEvent, User, WebSession
+from fracturelab.workstation import audit
+from fracturelab.workstation.models import ROLES, User, WebSession
 
 __all__ = [
     "MIN_PASSWORD_LENGTH",
     "WrongPasswordError",
     "add_user",
     "change_own_password",
+    "check_role",
     "create_account",
     "end_sessions",
+    "find_user",
     "generate_password",
     "get_user",
     "hash_password",
     "list_users",
     "reset_password",
+    "session_counts",
     "set_active",
     "set_password",
     "verify_nobody",
@@ -73,6 +77,24 @@ def _check_username(username: str) -> str:
     return username
 
 
+def check_role(role: str, option: str = "role") -> str:
+    """Return ``role`` if it is ``reader`` or ``admin``.
+
+    Args:
+        role: The role given.
+        option: How the caller named it, for the message (``role``, ``--role``).
+
+    Raises:
+        InputError: ``role 'x' is not known; did you mean 'y'? use reader or admin``.
+
+    """
+    if role not in ROLES:
+        close = closest_match(role, ROLES)
+        hint = f"did you mean {close!r}? " if close else ""
+        raise InputError(f"{option} {role!r} is not known; {hint}use reader or admin")
+    return role
+
+
 def add_user(session: Session, username: str, password: str, role: str = "reader") -> User:
     """Create a user with an Argon2id password hash; the caller commits.
 
@@ -87,10 +109,7 @@ def add_user(session: Session, username: str, password: str, role: str = "reader
             too short.
 
     """
-    if role not in ROLES:
-        close = difflib.get_close_matches(role, ROLES, n=1)
-        hint = f"did you mean {close[0]!r}? " if close else ""
-        raise InputError(f"role {role!r} is not known; {hint}use reader or admin")
+    check_role(role)
     _check_username(username)
     if session.scalars(select(User).where(User.username == username)).first() is not None:
         raise InputError(
@@ -103,6 +122,19 @@ def add_user(session: Session, username: str, password: str, role: str = "reader
     return user
 
 
+def find_user(session: Session, username: str) -> User | None:
+    """The user called ``username``, or ``None``."""
+    return session.scalars(select(User).where(User.username == username)).first()
+
+
+def session_counts(session: Session) -> dict[int, int]:
+    """User id -> number of the user's browser sessions (users without one are left out)."""
+    rows = session.execute(
+        select(WebSession.user_id, func.count()).group_by(WebSession.user_id)
+    ).all()
+    return {int(user_id): int(count) for user_id, count in rows}
+
+
 def get_user(session: Session, username: str) -> User:
     """The user called ``username``.
 
@@ -110,11 +142,11 @@ def get_user(session: Session, username: str) -> User:
         InputError: If there is none (with the closest existing name).
 
     """
-    user = session.scalars(select(User).where(User.username == username)).first()
+    user = find_user(session, username)
     if user is None:
         names = list(session.scalars(select(User.username)))
-        close = difflib.get_close_matches(username, names, n=1)
-        hint = f"did you mean {close[0]!r}? " if close else ""
+        close = closest_match(username, names)
+        hint = f"did you mean {close!r}? " if close else ""
         raise InputError(
             f"no user {username!r}; {hint}add one with fracturelab workstation user add"
         )
@@ -195,15 +227,10 @@ def _audit(
     old: dict[str, object] | None = None,
     new: dict[str, object] | None = None,
 ) -> None:
-    session.add(
-        AuditEvent(
-            user_id=None if by is None else by.id,
-            action=action,
-            old=old,
-            new={"username": user.username, **(new or {})},
-            client=client,
-        )
-    )
+    audit.record(
+        session, action, by=by, old=old, new={"username": user.username, **(new or {})},
+        client=client,
+    )  # fmt: skip
 
 
 def create_account(

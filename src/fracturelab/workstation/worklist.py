@@ -2,37 +2,45 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from fracturelab.checks import closest_match
 from fracturelab.errors import InputError
+from fracturelab.workstation import audit
 from fracturelab.workstation.models import (
     TASKS,
     Assignment,
-    AuditEvent,
     Case,
     Reading,
     User,
     utc_now,
 )
+from fracturelab.workstation.readings import answered_counts
+from fracturelab.workstation.users import get_user
 
 __all__ = [
     "MAX_TIME_STEP_S",
     "AssignResult",
     "assign",
+    "assign_by_id",
     "check_task",
     "finish_reading",
     "get_case",
+    "is_assigned",
     "list_cases",
+    "neighbours",
     "open_reading",
     "record_time",
     "set_reference",
+    "visible_case",
     "worklist",
+    "worklist_status",
 ]
 
 #: Longest time one report of :func:`record_time` may add (an idle tab must not count hours).
@@ -47,8 +55,8 @@ def check_task(task: str) -> str:
 
     """
     if task not in TASKS:
-        close = difflib.get_close_matches(task, TASKS, n=1)
-        hint = f"did you mean {close[0]!r}? " if close else ""
+        close = closest_match(task, TASKS)
+        hint = f"did you mean {close!r}? " if close else ""
         raise InputError(f"task {task!r} is not known; {hint}use spine or femur")
     return task
 
@@ -70,8 +78,8 @@ def get_case(session: Session, task: str, name: str) -> Case:
     case = session.scalars(select(Case).where(Case.task == task, Case.name == name)).first()
     if case is None:
         names = list(session.scalars(select(Case.name).where(Case.task == task)))
-        close = difflib.get_close_matches(name, names, n=1)
-        hint = f"did you mean {close[0]!r}? " if close else ""
+        close = closest_match(name, names)
+        hint = f"did you mean {close!r}? " if close else ""
         raise InputError(
             f"no {task} case {name!r}; {hint}import it with fracturelab workstation import {task}"
         )
@@ -118,14 +126,7 @@ def assign(
             already += 1
             continue
         session.add(Assignment(case_id=case.id, reader_id=reader.id))
-        session.add(
-            AuditEvent(
-                user_id=None if by is None else by.id,
-                case_id=case.id,
-                action="assign",
-                new={"reader": reader.username},
-            )
-        )
+        audit.record(session, "assign", by=by, case_id=case.id, new={"reader": reader.username})
         assigned.add(case.id)
         added += 1
     session.flush()
@@ -145,6 +146,95 @@ def worklist(session: Session, reader: User, task: str | None = None) -> list[Ca
     return list(session.scalars(query))
 
 
+def assign_by_id(
+    session: Session, case_ids: Iterable[int], readers: Iterable[str], by: User | None = None
+) -> AssignResult:
+    """Put the cases with ids ``case_ids`` on the worklists of the named readers; audited.
+
+    Args:
+        session: Open session; the caller commits (or rolls back on an error).
+        case_ids: Case ids.
+        readers: Usernames.
+        by: The admin who assigns.
+
+    Raises:
+        InputError: If a case id or a reader does not exist, or a reader is deactivated.
+
+    """
+    wanted = set(case_ids)
+    cases = list(session.scalars(select(Case).where(Case.id.in_(wanted))))
+    missing = sorted(wanted - {case.id for case in cases})
+    if missing:
+        raise InputError(f"no case with id {missing[0]}; see GET /api/admin/progress")
+    added = already = 0
+    for name in readers:
+        result = assign(session, cases, get_user(session, name), by=by)
+        added, already = added + result.added, already + result.already
+    return AssignResult(added, already)
+
+
+def is_assigned(session: Session, case_id: int, reader: User) -> bool:
+    """Whether the case is on the reader's worklist."""
+    query = select(Assignment.id).where(
+        Assignment.case_id == case_id, Assignment.reader_id == reader.id
+    )
+    return session.scalars(query).first() is not None
+
+
+def visible_case(session: Session, case_id: int, user: User) -> Case | None:
+    """The case if ``user`` may see it (assigned to them, or any case for admins), else ``None``."""
+    case = session.get(Case, case_id)
+    if case is not None and (user.role == "admin" or is_assigned(session, case_id, user)):
+        return case
+    return None
+
+
+def worklist_status(
+    session: Session, reader: User, task: str | None = None
+) -> list[dict[str, Any]]:
+    """The reader's worklist with, per case, its reading's status, answers given and time spent.
+
+    Returns:
+        One dict per case (``case_id``, ``task``, ``name``, ``status`` ``new`` | ``open`` |
+        ``done``, ``answered``, ``time_spent_s`` in seconds), by task and name.
+
+    Raises:
+        InputError: If ``task`` is not ``spine`` or ``femur``.
+
+    """
+    cases = worklist(session, reader, task)
+    readings = {
+        reading.case_id: reading
+        for reading in session.scalars(select(Reading).where(Reading.reader_id == reader.id))
+    }
+    counts = answered_counts(session, select(Reading.id).where(Reading.reader_id == reader.id))
+    rows = []
+    for case in cases:
+        reading = readings.get(case.id)
+        rows.append(
+            {
+                "case_id": case.id,
+                "task": case.task,
+                "name": case.name,
+                "status": "new" if reading is None else reading.status,
+                "answered": 0 if reading is None else counts.get(reading.id, 0),
+                "time_spent_s": 0.0 if reading is None else reading.time_spent_s,
+            }
+        )
+    return rows
+
+
+def neighbours(session: Session, case: Case, reader: User) -> tuple[int | None, int | None]:
+    """Ids of the cases before and after ``case`` on the reader's worklist of its task."""
+    same_task = [c.id for c in worklist(session, reader, case.task)]
+    if case.id not in same_task:
+        return None, None
+    index = same_task.index(case.id)
+    previous = same_task[index - 1] if index > 0 else None
+    following = same_task[index + 1] if index + 1 < len(same_task) else None
+    return previous, following
+
+
 def open_reading(session: Session, case: Case, reader: User) -> Reading:
     """The reader's reading of ``case``, created on first use; the caller commits.
 
@@ -156,12 +246,7 @@ def open_reading(session: Session, case: Case, reader: User) -> Reading:
     reading = session.scalars(query).first()
     if reading is not None:
         return reading
-    assigned = session.scalars(
-        select(Assignment.id).where(
-            Assignment.case_id == case.id, Assignment.reader_id == reader.id
-        )
-    ).first()
-    if assigned is None:
+    if not is_assigned(session, case.id, reader):
         raise InputError(
             f"case {case.name!r} is not on {reader.username!r}'s worklist; an admin assigns it "
             "with fracturelab workstation assign"
@@ -192,17 +277,10 @@ def finish_reading(
     status = "done" if done else "open"
     if reading.status == status:
         return
-    session.add(
-        AuditEvent(
-            user_id=user.id,
-            case_id=reading.case_id,
-            reading_id=reading.id,
-            old={"status": reading.status},
-            new={"status": status},
-            action="status",
-            client=client,
-        )
-    )
+    audit.record(
+        session, "status", by=user, case_id=reading.case_id, reading_id=reading.id,
+        old={"status": reading.status}, new={"status": status}, client=client,
+    )  # fmt: skip
     if not done:
         reading.reopen_count = (reading.reopen_count or 0) + 1
     reading.status = status
@@ -253,15 +331,9 @@ def set_reference(
     if reading.is_reference and not previous:
         return
     reading.is_reference = True
-    session.add(
-        AuditEvent(
-            user_id=admin.id,
-            case_id=reading.case_id,
-            reading_id=reading.id,
-            old={"reference_reading": [other.id for other in previous]},
-            new={"reference_reading": reading.id},
-            action="reference",
-            client=client,
-        )
-    )
+    audit.record(
+        session, "reference", by=admin, case_id=reading.case_id, reading_id=reading.id,
+        old={"reference_reading": [other.id for other in previous]},
+        new={"reference_reading": reading.id}, client=client,
+    )  # fmt: skip
     session.flush()

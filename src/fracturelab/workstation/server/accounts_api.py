@@ -11,23 +11,20 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel, Field
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from fracturelab.errors import InputError
-from fracturelab.workstation.models import ROLES, User, WebSession
+from fracturelab.workstation.models import ROLES, User
 from fracturelab.workstation.server.deps import (
     Admin,
-    Auth,
+    AdminWriter,
     DbSession,
     Writer,
     client_address,
-    require_admin,
-    require_csrf,
     write,
 )
 from fracturelab.workstation.users import (
@@ -35,8 +32,10 @@ from fracturelab.workstation.users import (
     WrongPasswordError,
     change_own_password,
     create_account,
+    find_user,
     list_users,
     reset_password,
+    session_counts,
     set_active,
 )
 
@@ -84,13 +83,6 @@ def _wrong_current(request: Request) -> _WrongCurrentPasswords:
 _STATE_LOCK = threading.Lock()
 
 
-def _admin_writer(auth: Annotated[Auth, Depends(require_csrf)]) -> Auth:
-    return require_admin(auth)
-
-
-AdminWriter = Annotated[Auth, Depends(_admin_writer)]
-
-
 class AccountIn(BaseModel):
     """Body of ``POST /api/admin/accounts``."""
 
@@ -130,15 +122,8 @@ def _account(user: User, sessions: int) -> dict[str, Any]:
     }
 
 
-def _session_counts(session: Session) -> dict[int, int]:
-    rows = session.execute(
-        select(WebSession.user_id, func.count()).group_by(WebSession.user_id)
-    ).all()
-    return {int(user_id): int(count) for user_id, count in rows}
-
-
 def _find(session: Session, username: str) -> User:
-    user = session.scalars(select(User).where(User.username == username)).one_or_none()
+    user = find_user(session, username)
     if user is None:
         raise HTTPException(404, f"no user {username!r}; see GET /api/admin/accounts")
     return user
@@ -147,7 +132,7 @@ def _find(session: Session, username: str) -> User:
 @router.get("/admin/accounts")
 def accounts(auth: Admin, session: DbSession) -> dict[str, Any]:
     """Every account with its role, state and number of browser sessions; the password rule."""
-    counts = _session_counts(session)
+    counts = session_counts(session)
     return {
         "accounts": [_account(user, counts.get(user.id, 0)) for user in list_users(session)],
         "roles": list(ROLES),

@@ -24,6 +24,7 @@ from fracturelab.workstation.server.security import COOKIE_NAME, csrf_matches, f
 __all__ = [
     "MAX_ID",
     "Admin",
+    "AdminWriter",
     "Auth",
     "DbSession",
     "Login",
@@ -34,6 +35,7 @@ __all__ = [
     "db_session",
     "optional_login",
     "require_admin",
+    "require_admin_writer",
     "require_csrf",
     "require_login",
     "write",
@@ -115,6 +117,14 @@ def require_admin(auth: Login) -> Auth:
 
 
 Admin = Annotated[Auth, Depends(require_admin)]
+
+
+def require_admin_writer(auth: Writer) -> Auth:
+    """The logged-in admin of a write request (CSRF token checked first); 403 for readers."""
+    return require_admin(auth)
+
+
+AdminWriter = Annotated[Auth, Depends(require_admin_writer)]
 
 
 _SQLITE_WRITERS: WeakKeyDictionary[Engine, threading.Lock] = WeakKeyDictionary()

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
 from fracturelab.workstation.server.deps import Auth, DbSession, RowId, optional_login
-from fracturelab.workstation.server.reader_api import visible_case
+from fracturelab.workstation.worklist import visible_case
 
 __all__ = ["PUBLIC_STATIC", "STATIC_DIR", "router"]
 
@@ -73,10 +73,9 @@ def case_page(case_id: RowId, request: Request, auth: MaybeAuth, session: DbSess
     """The reader view of a case: spine (NiiVue) or femur (radiograph canvas)."""
     if auth is None:
         return _to_login(request)
-    try:
-        case = visible_case(session, case_id, auth.user)
-    except HTTPException as error:
-        return _error_page(error.status_code, str(error.detail))
+    case = visible_case(session, case_id, auth.user)
+    if case is None:
+        return _error_page(404, f"case {case_id} is not on your worklist")
     return _page("spine.html" if case.task == "spine" else "femur.html")
 
 

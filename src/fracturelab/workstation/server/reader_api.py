@@ -7,12 +7,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Path, Request, Response
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
-from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from fracturelab.errors import InputError
-from fracturelab.workstation.answers import ReadingDoneError, is_answered, save_answer
-from fracturelab.workstation.models import Answer, AppSetting, Assignment, Case, Reading, User
+from fracturelab.workstation import worklist
+from fracturelab.workstation.answers import ReadingDoneError, save_answer
+from fracturelab.workstation.app_settings import SHOW_PATIENT_NAMES, get_flag
+from fracturelab.workstation.models import Case, Reading, User
+from fracturelab.workstation.readings import answers_of, reading_of
 from fracturelab.workstation.server.deps import (
     DbSession,
     Login,
@@ -22,20 +24,10 @@ from fracturelab.workstation.server.deps import (
     write,
 )
 from fracturelab.workstation.server.images import CaseImages, ImageUnavailableError
-from fracturelab.workstation.worklist import (
-    check_task,
-    finish_reading,
-    open_reading,
-    record_time,
-    worklist,
-)
 
-__all__ = ["answered_counts", "router", "visible_case"]
+__all__ = ["router"]
 
 router = APIRouter(prefix="/api")
-
-#: The admin setting that lets the UI show DICOM patient names.
-SHOW_PATIENT_NAMES = "show_patient_names"
 
 
 class AnswerIn(BaseModel):
@@ -57,51 +49,27 @@ class StatusIn(BaseModel):
     done: bool
 
 
-def answered_counts(session: Session, readings: Select[Any]) -> dict[int, int]:
-    """Reading id -> number of answers that say something, for the readings of a query."""
-    counts: dict[int, int] = {}
-    rows = session.execute(
-        select(Answer.reading_id, Answer.value).where(Answer.reading_id.in_(readings))
-    )
-    for reading_id, value in rows:
-        counts[reading_id] = counts.get(reading_id, 0) + is_answered(value)
-    return counts
-
-
 def _images(request: Request) -> CaseImages:
     images: CaseImages = request.app.state.images
     return images
 
 
-def _reading(session: Session, case_id: int, user: User) -> Reading | None:
-    return session.scalars(
-        select(Reading).where(Reading.case_id == case_id, Reading.reader_id == user.id)
-    ).one_or_none()
-
-
-def _is_assigned(session: Session, case_id: int, user: User) -> bool:
-    query = select(Assignment.id).where(
-        Assignment.case_id == case_id, Assignment.reader_id == user.id
-    )
-    return session.scalars(query).first() is not None
-
-
-def visible_case(session: Session, case_id: int, user: User) -> Case:
+def _visible_case(session: Session, case_id: int, user: User) -> Case:
     """The case if ``user`` may see it (on their worklist, or any case for admins); else 404."""
-    case = session.get(Case, case_id)
-    if case is not None and (user.role == "admin" or _is_assigned(session, case_id, user)):
-        return case
-    raise HTTPException(404, f"case {case_id} is not on your worklist")
+    case = worklist.visible_case(session, case_id, user)
+    if case is None:
+        raise HTTPException(404, f"case {case_id} is not on your worklist")
+    return case
 
 
 def _assigned_case(session: Session, case_id: int, user: User) -> tuple[Case, Reading]:
     """The case and the user's reading of it (created on first use); 404 if not assigned."""
     case = session.get(Case, case_id)
-    if case is None or not _is_assigned(session, case_id, user):
+    if case is None or not worklist.is_assigned(session, case_id, user):
         raise HTTPException(404, f"case {case_id} is not on your worklist")
-    reading = _reading(session, case_id, user)
+    reading = reading_of(session, case_id, user)
     if reading is None:
-        reading = write(session, lambda: open_reading(session, case, user))
+        reading = write(session, lambda: worklist.open_reading(session, case, user))
     return case, reading
 
 
@@ -149,55 +117,21 @@ def _answer_limits(
 def get_worklist(auth: Login, session: DbSession, task: str | None = None) -> list[dict[str, Any]]:
     """The logged-in user's cases with their reading status, answers given and time spent."""
     try:
-        cases = worklist(session, auth.user, None if task is None else check_task(task))
+        return worklist.worklist_status(session, auth.user, task)
     except InputError as error:
         raise HTTPException(422, str(error)) from None
-    readings = {
-        reading.case_id: reading
-        for reading in session.scalars(select(Reading).where(Reading.reader_id == auth.user.id))
-    }
-    counts = answered_counts(session, select(Reading.id).where(Reading.reader_id == auth.user.id))
-    rows = []
-    for case in cases:
-        reading = readings.get(case.id)
-        rows.append(
-            {
-                "case_id": case.id,
-                "task": case.task,
-                "name": case.name,
-                "status": "new" if reading is None else reading.status,
-                "answered": 0 if reading is None else counts.get(reading.id, 0),
-                "time_spent_s": 0.0 if reading is None else reading.time_spent_s,
-            }
-        )
-    return rows
-
-
-def _neighbours(session: Session, case: Case, user: User) -> tuple[int | None, int | None]:
-    same_task = [c.id for c in worklist(session, user, case.task)]
-    if case.id not in same_task:
-        return None, None
-    index = same_task.index(case.id)
-    previous = same_task[index - 1] if index > 0 else None
-    following = same_task[index + 1] if index + 1 < len(same_task) else None
-    return previous, following
-
-
-def _show_patient_names(session: Session) -> bool:
-    setting = session.get(AppSetting, SHOW_PATIENT_NAMES)
-    return bool(setting is not None and setting.value)
 
 
 @router.get("/cases/{case_id}")
 def get_case(case_id: RowId, request: Request, auth: Login, session: DbSession) -> dict[str, Any]:
     """The case as its reader sees it: suggestion, own answers, levels, image descriptions."""
-    case = visible_case(session, case_id, auth.user)
-    reading = _reading(session, case.id, auth.user)
-    previous, following = _neighbours(session, case, auth.user)
+    case = _visible_case(session, case_id, auth.user)
+    reading = reading_of(session, case.id, auth.user)
+    previous, following = worklist.neighbours(session, case, auth.user)
     images = _images(request)
     base = f"/api/cases/{case.id}"
     try:
-        dicom = images.dicom_header(case, _show_patient_names(session))
+        dicom = images.dicom_header(case, get_flag(session, SHOW_PATIENT_NAMES))
         if case.task == "spine":
             levels = images.spine_levels(case)
             if case.levels is None:
@@ -231,7 +165,7 @@ def get_case(case_id: RowId, request: Request, auth: Login, session: DbSession) 
         "case_id": case.id,
         "task": case.task,
         "name": case.name,
-        "can_edit": _is_assigned(session, case.id, auth.user),
+        "can_edit": worklist.is_assigned(session, case.id, auth.user),
         "suggestion": case.suggestion,
         "reading": None
         if reading is None
@@ -239,7 +173,7 @@ def get_case(case_id: RowId, request: Request, auth: Login, session: DbSession) 
             "version": reading.version,
             "status": reading.status,
             "time_spent_s": reading.time_spent_s,
-            "answers": {answer.key: answer.value for answer in reading.answers},
+            "answers": answers_of(reading),
         },
         "previous_case_id": previous,
         "next_case_id": following,
@@ -256,7 +190,7 @@ _NO_STORE = {"Cache-Control": "private, no-store"}
 @router.get("/cases/{case_id}/image", response_model=None)
 def get_image(case_id: RowId, request: Request, auth: Login, session: DbSession) -> Response:
     """The case's image: NIfTI for a CT, raw ``uint16`` for a radiograph."""
-    case = visible_case(session, case_id, auth.user)
+    case = _visible_case(session, case_id, auth.user)
     images = _images(request)
     try:
         if case.task == "spine":
@@ -276,7 +210,7 @@ def get_image(case_id: RowId, request: Request, auth: Login, session: DbSession)
 @router.get("/cases/{case_id}/labels", response_model=None)
 def get_labels(case_id: RowId, request: Request, auth: Login, session: DbSession) -> Response:
     """The vertebra label map of a spine case as NIfTI."""
-    case = visible_case(session, case_id, auth.user)
+    case = _visible_case(session, case_id, auth.user)
     if case.task != "spine":
         raise HTTPException(404, f"case {case_id} is a {case.task} case and has no label map")
     try:
@@ -326,7 +260,9 @@ def put_answer(
 def post_time(case_id: RowId, body: TimeIn, auth: Writer, session: DbSession) -> dict[str, float]:
     """Add time spent on the case (the browser reports while the page is visible)."""
     _, reading = _assigned_case(session, case_id, auth.user)
-    return {"time_spent_s": write(session, lambda: record_time(session, reading, body.seconds))}
+    return {
+        "time_spent_s": write(session, lambda: worklist.record_time(session, reading, body.seconds))
+    }
 
 
 @router.post("/cases/{case_id}/status")
@@ -336,5 +272,8 @@ def post_status(
     """Mark the reading done, or open again."""
     _, reading = _assigned_case(session, case_id, auth.user)
     client = client_address(request)
-    write(session, lambda: finish_reading(session, reading, auth.user, client, done=body.done))
+    write(
+        session,
+        lambda: worklist.finish_reading(session, reading, auth.user, client, done=body.done),
+    )
     return {"status": reading.status}

@@ -22,7 +22,8 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from fracturelab.workstation.models import AuditEvent, User, WebSession, utc_now
+from fracturelab.workstation import audit
+from fracturelab.workstation.models import User, WebSession, utc_now
 
 __all__ = [
     "ABSOLUTE_LIFETIME",
@@ -129,14 +130,7 @@ def log_login(
     """
     level = logging.INFO if action == "login" else logging.WARNING
     logger.log(level, "%s: user %r from %s", action, username[:64], client)
-    session.add(
-        AuditEvent(
-            user_id=None if user is None else user.id,
-            action=action,
-            new={"username": username[:64]},
-            client=client,
-        )
-    )
+    audit.record(session, action, by=user, new={"username": username[:64]}, client=client)
 
 
 @dataclass(frozen=True)
