@@ -36,7 +36,12 @@ demo-workstation: setup
 	rm -rf demo/workstation
 	$(BIN)/fracturelab workstation demo --out demo/workstation --serve
 
-lint: setup
+# The workstation's JavaScript, type-checked by TypeScript from npm (installed on first use).
+.PHONY: js-check
+js-check:
+	ci/js-check.sh
+
+lint: setup js-check
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
 

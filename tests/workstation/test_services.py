@@ -6,6 +6,7 @@ import ast
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 import fracturelab.workstation as workstation_package
@@ -15,6 +16,7 @@ from fracturelab.workstation.app_settings import SHOW_PATIENT_NAMES, get_flag, s
 from fracturelab.workstation.db import Database
 from fracturelab.workstation.models import AuditEvent, Case, User
 from fracturelab.workstation.readings import progress, reading_of
+from fracturelab.workstation.server.pages import STATIC_DIR, render_page
 from fracturelab.workstation.worklist import (
     assign,
     assign_by_id,
@@ -24,6 +26,8 @@ from fracturelab.workstation.worklist import (
     worklist_status,
 )
 from tests.workstation.helpers import read_case
+
+from .server_helpers import login, make_app
 
 PACKAGE = Path(workstation_package.__file__).parent
 SERVER = PACKAGE / "server"
@@ -133,3 +137,27 @@ def test_worklist_services(database: Database, people: dict[str, User]) -> None:
     assert [[r["status"] for r in c["readings"]] for c in report["cases"]] == [
         ["done"], ["open"], ["new"],
     ]  # fmt: skip
+
+
+def test_pages_include_their_shared_parts() -> None:
+    for page in ("login.html", "worklist.html", "admin.html", "spine.html", "femur.html"):
+        text = render_page(page)
+        assert "<!--#include" not in text and "{title}" not in text
+        assert text.count('<link rel="stylesheet" href="/static/style.css">') == 1
+    spine = render_page("spine.html")
+    assert "<title>Spine case · fracturelab workstation</title>" in spine
+    assert spine.count('id="prev-case"') == spine.count('id="help"') == 1
+    assert sorted(p.name for p in STATIC_DIR.glob("_*.html")) == [
+        "_head.html", "_help.html", "_reader-topbar.html",
+    ]  # fmt: skip
+
+
+def test_shared_page_parts_are_not_served(
+    database: Database, people: dict[str, User], tmp_path: Path
+) -> None:
+    client: TestClient = login(make_app(database, tmp_path / "cache"), "alice")
+    assert client.get("/static/_head.html").status_code == 404
+    assert client.get("/static/reader.js").status_code == 200
+    page = client.get("/")
+    assert page.status_code == 200 and page.headers["content-type"] == "text/html; charset=utf-8"
+    assert "<!--#include" not in page.text and 'id="logout"' in page.text

@@ -1,8 +1,15 @@
-"""HTML pages and static files; everything but the login page needs a login."""
+"""HTML pages and static files; everything but the login page needs a login.
+
+A page is its HTML file under :data:`STATIC_DIR` with the parts pages share included as it is
+served: a line ``<!--#include _head.html title="Worklist"-->`` is replaced by the file
+``_head.html`` with ``{title}`` filled in. Shared parts (names starting with ``_``) are not
+served on their own.
+"""
 
 from __future__ import annotations
 
 import html
+import re
 from pathlib import Path, PurePosixPath
 from typing import Annotated
 from urllib.parse import quote
@@ -13,7 +20,7 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 from fracturelab.workstation.server.deps import Auth, DbSession, RowId, optional_login
 from fracturelab.workstation.worklist import visible_case
 
-__all__ = ["PUBLIC_STATIC", "STATIC_DIR", "router"]
+__all__ = ["PUBLIC_STATIC", "STATIC_DIR", "render_page", "router"]
 
 router = APIRouter()
 
@@ -32,12 +39,28 @@ _TYPES = {
     ".txt": "text/plain; charset=utf-8",
 }
 _HTML_HEADERS = {"Cache-Control": "no-store"}
+_INCLUDE = re.compile(
+    r'^ *<!--#include (?P<name>_[a-z-]+\.html)(?P<args>(?: [a-z]+="[^"]*")*)-->\n', re.MULTILINE
+)
+_ARGUMENT = re.compile(r' (?P<key>[a-z]+)="(?P<value>[^"]*)"')
 
 MaybeAuth = Annotated[Auth | None, Depends(optional_login)]
 
 
-def _page(name: str) -> FileResponse:
-    return FileResponse(STATIC_DIR / name, media_type=_TYPES[".html"], headers=_HTML_HEADERS)
+def render_page(name: str) -> str:
+    """The page ``name`` (a file under :data:`STATIC_DIR`) with its shared parts included."""
+
+    def include(match: re.Match[str]) -> str:
+        text = (STATIC_DIR / match["name"]).read_text(encoding="utf-8")
+        for argument in _ARGUMENT.finditer(match["args"]):
+            text = text.replace("{" + argument["key"] + "}", argument["value"])
+        return text
+
+    return _INCLUDE.sub(include, (STATIC_DIR / name).read_text(encoding="utf-8"))
+
+
+def _page(name: str) -> HTMLResponse:
+    return HTMLResponse(render_page(name), headers=_HTML_HEADERS)
 
 
 def _error_page(status: int, message: str) -> HTMLResponse:
@@ -92,9 +115,13 @@ def admin_page(request: Request, auth: MaybeAuth) -> Response:
 def static_file(relative: str) -> Path:
     """The file under :data:`STATIC_DIR` named by a URL path; 404 for anything outside it."""
     parts = PurePosixPath(relative).parts
-    if not parts or any(
-        part in ("..", "") or "\\" in part or part.startswith("/") or not part.isprintable()
-        for part in parts
+    if (
+        not parts
+        or parts[-1].startswith("_")
+        or any(
+            part in ("..", "") or "\\" in part or part.startswith("/") or not part.isprintable()
+            for part in parts
+        )
     ):
         raise HTTPException(404, "no such file")
     root = STATIC_DIR.resolve()

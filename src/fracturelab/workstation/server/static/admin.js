@@ -1,9 +1,17 @@
+// @ts-check
 // Admin page: progress per reader and task, readings per case with the reference standard,
 // assigning cases to readers, accounts (create, deactivate, reactivate, reset password) and
 // the patient-name setting.
 
-import { api, formatDuration, getMe, h, initTopbar, showBanner, showError } from '/static/api.js';
+import { showBanner, showError } from './banners.js';
+import { formatDuration, h } from './dom.js';
+import { api, getMe } from './http.js';
+import { initTopbar } from './topbar.js';
 
+/**
+ * @param {string} id
+ * @returns {any} The element (admin.html has every id this file asks for).
+ */
 const $ = (id) => document.getElementById(id);
 const selected = new Set();
 let progress = { readers: [], cases: [] };
@@ -99,7 +107,7 @@ function renderCases() {
   }
   $('cases-body').replaceChildren(...rows);
   $('selected-count').textContent = String(selected.size);
-  for (const button of document.querySelectorAll('.tabs [data-task]')) {
+  for (const button of /** @type {NodeListOf<HTMLElement>} */ (document.querySelectorAll('.tabs [data-task]'))) {
     button.setAttribute('aria-pressed', String(button.dataset.task === task));
   }
 }
@@ -124,7 +132,7 @@ async function showReading(readingId) {
     : h('p', { className: 'muted' }, 'No answers yet.'));
   const dialog = $('reading-dialog');
   dialog.hidden = false;
-  dialog.querySelector('[data-close]').focus();
+  dialog.querySelector('[data-close]')?.focus();
 }
 
 async function makeReference(caseEntry, reading) {
@@ -147,7 +155,7 @@ async function loadProgress() {
 
 function renderReaderChoices(users) {
   const active = users.filter((u) => u.active);
-  const ticked = new Set([...document.querySelectorAll('#reader-choices input:checked')].map((input) => input.value));
+  const ticked = new Set([.../** @type {NodeListOf<HTMLInputElement>} */ (document.querySelectorAll('#reader-choices input:checked'))].map((input) => input.value));
   $('reader-choices').replaceChildren(...active.map((u) => h('label', {},
     h('input', { type: 'checkbox', name: 'reader', value: u.username, checked: ticked.has(u.username), dataset: { reader: u.username } }),
     `${u.username}`, u.role === 'admin' ? h('span', { className: 'muted' }, ' (admin)') : null)));
@@ -170,7 +178,7 @@ function confirmIn(cell, question, label, action) {
   cell.replaceChildren(`${question} `,
     h('button', { type: 'button', className: 'danger confirm', onclick: async () => { await action(); } }, label),
     ' ', h('button', { type: 'button', className: 'cancel', onclick: restore }, 'Cancel'));
-  cell.querySelector('.confirm').focus();
+  cell.querySelector('.confirm')?.focus();
 }
 
 async function setActive(account, active) {
@@ -257,7 +265,7 @@ async function createAccount(event) {
 
 async function assign(event) {
   event.preventDefault();
-  const readers = [...document.querySelectorAll('#reader-choices input:checked')].map((input) => input.value);
+  const readers = [.../** @type {NodeListOf<HTMLInputElement>} */ (document.querySelectorAll('#reader-choices input:checked'))].map((input) => input.value);
   const result = $('assign-result');
   if (!selected.size || !readers.length) {
     result.textContent = !selected.size ? 'Tick at least one case in the table.' : 'Tick at least one reader.';
@@ -283,7 +291,7 @@ async function main() {
     showError('This page is for admins.');
     return;
   }
-  for (const button of document.querySelectorAll('.tabs [data-task]')) {
+  for (const button of /** @type {NodeListOf<HTMLElement>} */ (document.querySelectorAll('.tabs [data-task]'))) {
     button.addEventListener('click', () => { task = button.dataset.task; renderCases(); });
   }
   $('select-visible').addEventListener('click', () => {
@@ -294,7 +302,7 @@ async function main() {
   $('assign-form').addEventListener('submit', assign);
   const dialog = $('reading-dialog');
   dialog.addEventListener('click', (event) => {
-    if (event.target === dialog || event.target.closest('[data-close]')) dialog.hidden = true;
+    if (event.target === dialog || (event.target instanceof Element && event.target.closest('[data-close]'))) dialog.hidden = true;
   });
   document.addEventListener('keydown', (event) => {
     if (event.key === 'Escape') dialog.hidden = true;

@@ -1,3 +1,4 @@
+// @ts-check
 // Femur reader view: the radiograph on a canvas with window/level, zoom and pan; a click
 // places the fracture centre (stored in ORIGINAL pixels), 1/2 choose AFF/NFF; every change is
 // saved at once (PUT /api/cases/{id}/answers/fracture).
@@ -7,21 +8,26 @@
 // scale, tx/ty: offset). A canvas point (cx, cy) is the continuous display position
 // u = (cx - tx) / s, i.e. display pixel index x_display = u - 0.5, and the original pixel
 // x_orig = (x_display + 0.5) * width_px / display_width_px - 0.5 (docs/workstation-api.md).
+// The shell (reader.js) starts the page and owns the keys both reader views share.
 
+import { SaveQueue, setStatus } from './autosave.js';
+import { showBanner, showError } from './banners.js';
+import { h } from './dom.js';
+import { api, ApiError } from './http.js';
 import {
-  api, ApiError, formatDuration, getMe, guardUnload, h, initHelp, initTopbar, isTyping,
-  SaveQueue, setStatus, showBanner, showError,
-} from '/static/api.js';
-import {
-  caseNavigator, DONE_LOCKED, fetchCase, setDone, showDoneLock, startTiming, VIEW_ONLY,
-} from '/static/reader.js';
+  applyReading, caseId, DONE_LOCKED, editable, isLocked, renderCaseHeader, renderReading,
+  startReader,
+} from './reader.js';
 
 const KEY = 'fracture';
 const EMPTY = Object.freeze({ center_x: null, center_y: null, label: null, not_assessable: false });
 const CLICK_SLOP_PX = 4;
 const MAX_SCALE = 16;
 
-const caseId = Number(location.pathname.split('/').filter(Boolean).pop());
+/**
+ * @param {string} id
+ * @returns {any} The element (femur.html has every id this file asks for).
+ */
 const $ = (id) => document.getElementById(id);
 
 const state = {
@@ -71,11 +77,6 @@ const queue = new SaveQueue(caseId, {
   },
 });
 
-/** The reader's own case is marked done: nothing may change until it is opened again. */
-function locked() {
-  return Boolean(state.data?.can_edit) && state.status === 'done';
-}
-
 // ------------------------------------------------------------------ coordinates
 
 /** Canvas CSS pixel -> original image pixel [x, y] (continuous). */
@@ -109,14 +110,7 @@ function isComplete(answer) {
 }
 
 function change(value) {
-  if (!state.data.can_edit) {
-    showBanner('info', VIEW_ONLY, { timeoutMs: 4000 });
-    return;
-  }
-  if (locked()) {
-    showBanner('info', DONE_LOCKED, { timeoutMs: 4000 });
-    return;
-  }
+  if (!editable(state)) return;
   const clean = value.not_assessable ? { ...EMPTY, not_assessable: true } : { ...value, not_assessable: false };
   const before = state.answer;
   if (before.center_x === clean.center_x && before.center_y === clean.center_y && before.label === clean.label
@@ -502,7 +496,7 @@ function render() {
   $('centre-mm').textContent = hasCentre && image.spacing
     ? `${(a.center_x * image.spacing).toFixed(1)}, ${(a.center_y * image.spacing).toFixed(1)} mm from the top left`
     : '';
-  const readOnly = locked();
+  const readOnly = isLocked(state);
   $('clear-centre').disabled = !hasCentre || readOnly;
   $('label-AFF').checked = a.label === 'AFF';
   $('label-NFF').checked = a.label === 'NFF';
@@ -516,21 +510,14 @@ function render() {
   const s = state.data.suggestion;
   $('accept').disabled = !s || readOnly;
   if (s) {
+    /** @type {(Node | string)[]} */
     const parts = [h('b', {}, s.label ?? 'no type')];
     if (typeof s.p_aff === 'number') parts.push(`, p(AFF) ${s.p_aff.toFixed(2)}`);
     if (typeof s.center_x === 'number') parts.push(`, centre x ${s.center_x.toFixed(1)}, y ${s.center_y.toFixed(1)} px`);
     $('suggestion-box').replaceChildren('Suggestion: ', ...parts, ' (dashed circle).');
   }
 
-  const badge = $('case-status');
-  badge.textContent = state.status;
-  badge.className = `badge ${state.status}`;
-  $('done').replaceChildren(state.status === 'done' ? 'Open case again ' : 'Mark case done ', h('span', { className: 'key' }, 'D'));
-  $('time-spent').textContent = formatDuration(state.timeSpent);
-  $('prev-case').disabled = !state.data.previous_case_id;
-  $('next-case').disabled = !state.data.next_case_id;
-  document.body.dataset.caseStatus = state.status;
-  showDoneLock(readOnly);
+  renderReading(state);
   const unsaved = queue.failed.has(KEY);
   document.body.dataset.unsaved = String(unsaved);
   requestDraw();
@@ -538,27 +525,17 @@ function render() {
 
 function renderStatic() {
   const data = state.data;
-  document.title = `${data.name} · femur · fracturelab`;
-  $('case-name').textContent = data.name;
-  $('case-meta').textContent = `femur radiograph · case ${data.case_id}`;
+  renderCaseHeader(data, 'femur', 'femur radiograph');
   const img = data.image;
   $('image-size').textContent = `${img.width_px} × ${img.height_px} px`
     + (img.display_width_px !== img.width_px ? ` (shown at ${img.display_width_px} × ${img.display_height_px})` : '');
   $('spacing').textContent = img.pixel_spacing_mm ? `${Number(img.pixel_spacing_mm).toFixed(3)} mm` : 'unknown (positions in pixels only)';
-  const dicom = data.dicom;
-  $('dicom-section').hidden = !dicom;
-  if (dicom) {
-    $('dicom').replaceChildren(...Object.entries(dicom).flatMap(([key, value]) => [h('dt', {}, key), h('dd', {}, value || '–')]));
-  }
 }
 
 // ------------------------------------------------------------------ case life cycle
 
 function applyCase(data) {
-  state.data = data;
-  state.version = data.reading ? data.reading.version : null;
-  state.status = data.reading ? data.reading.status : 'new';
-  state.timeSpent = data.reading ? data.reading.time_spent_s : 0;
+  applyReading(state, data);
   state.answer = { ...EMPTY, ...(data.reading?.answers?.[KEY] || {}) };
   if (queue.waiting.has(KEY)) state.answer = queue.waiting.get(KEY);
 }
@@ -568,18 +545,6 @@ async function reloadCase() {
   queue.forgetFailed();
   applyCase(data);
   render();
-}
-
-const leaveTo = caseNavigator(queue);
-
-async function toggleDone() {
-  if (!state.data.can_edit) return;
-  const missing = isComplete(state.answer) ? [] : ['the fracture'];
-  const status = await setDone(caseId, queue, state.status !== 'done', { missing, hasNext: Boolean(state.data.next_case_id) });
-  if (status) {
-    state.status = status;
-    render();
-  }
 }
 
 async function loadImage() {
@@ -623,38 +588,6 @@ async function loadImage() {
   window.fracturelabFemur.ready = true;
 }
 
-function onKey(event) {
-  if (help.isOpen) {
-    if (event.key === '?') {
-      event.preventDefault();
-      help.toggle();
-    }
-    return;
-  }
-  if (isTyping(event) || event.altKey || event.ctrlKey || event.metaKey) return;
-  const key = event.key;
-  const lower = key.length === 1 ? key.toLowerCase() : key;
-  let handled = true;
-  if (key === '1') setLabel('AFF');
-  else if (key === '2') setLabel('NFF');
-  else if (lower === 'x') toggleNotAssessable();
-  else if (lower === 'a' && !event.shiftKey) acceptSuggestion();
-  else if (key === 'Backspace' || key === 'Delete') clearCentre();
-  else if (key === ']') leaveTo(state.data.next_case_id, 'next');
-  else if (key === '[') leaveTo(state.data.previous_case_id, 'previous');
-  else if (lower === 'd') toggleDone();
-  else if (lower === 'f' && ready) fit();
-  else if ((key === '+' || key === '=') && ready) zoomAt(...canvasSize().map((v) => v / 2), 1.25);
-  else if ((key === '-' || key === '_') && ready) zoomAt(...canvasSize().map((v) => v / 2), 0.8);
-  else if (lower === 'i' && ready) toggleInvert();
-  else if (key === '?') help.toggle();
-  else handled = false;
-  if (handled) {
-    event.preventDefault();
-    event.stopPropagation();
-  }
-}
-
 function toggleInvert() {
   windowing.invert = !windowing.invert;
   bitmapDirty = true;
@@ -665,49 +598,72 @@ function wireControls() {
   for (const name of ['full', 'auto', 'bone']) $(`window-${name}`).addEventListener('click', () => ready && setPreset(name));
   $('invert').addEventListener('click', () => ready && toggleInvert());
   $('fit').addEventListener('click', () => ready && fit());
-  $('zoom-in').addEventListener('click', () => ready && zoomAt(...canvasSize().map((v) => v / 2), 1.25));
-  $('zoom-out').addEventListener('click', () => ready && zoomAt(...canvasSize().map((v) => v / 2), 0.8));
+  $('zoom-in').addEventListener('click', () => ready && zoomCentre(1.25));
+  $('zoom-out').addEventListener('click', () => ready && zoomCentre(0.8));
   $('label-AFF').addEventListener('change', () => setLabel('AFF'));
   $('label-NFF').addEventListener('change', () => setLabel('NFF'));
   $('not-assessable').addEventListener('change', toggleNotAssessable);
   $('accept').addEventListener('click', acceptSuggestion);
   $('clear-centre').addEventListener('click', clearCentre);
-  $('done').addEventListener('click', toggleDone);
-  $('reopen-case').addEventListener('click', toggleDone);
-  $('prev-case').addEventListener('click', () => leaveTo(state.data.previous_case_id, 'previous'));
-  $('next-case').addEventListener('click', () => leaveTo(state.data.next_case_id, 'next'));
-  $('status').addEventListener('click', () => { if (queue.failed.size) queue.retryFailed(); });
 }
 
-const help = initHelp();
-
-async function main() {
-  window.fracturelabFemur = {
-    ready: false,
-    caseId,
-    view,
-    image,
-    windowing,
-    screenToOriginal,
-    originalToScreen,
-    get answer() { return state.answer; },
-    drain: () => queue.drain(),
-  };
-  wireControls();
-  wireMouse();
-  window.addEventListener('keydown', onKey, true);
-  guardUnload(() => queue.busy || queue.failed.size > 0);
-  await initTopbar();
-  const data = await fetchCase(caseId, 'femur');
-  if (!data) return;
-  applyCase(data);
-  renderStatic();
-  render();
-  setStatus('idle', state.version === null ? 'No answer yet' : 'Answer saved');
-  startTiming(caseId, data, (total) => { state.timeSpent = total; render(); });
-  await loadImage();
+/** Zoom by `factor` about the middle of the canvas. @param {number} factor */
+function zoomCentre(factor) {
+  const [width, height] = canvasSize();
+  zoomAt(width / 2, height / 2, factor);
 }
 
-getMe().then(main).catch((error) => {
-  if (!(error instanceof ApiError && error.status === 401)) showError(`The page could not start: ${error.message || error}`);
+const isReady = () => ready;
+
+startReader({
+  task: 'femur',
+  state,
+  queue,
+  keys: [
+    { label: 'Click', plain: true, help: 'Place or move the fracture centre (a click without dragging)' },
+    {
+      keys: ['1', '2'], label: '1 / 2', help: 'Atypical (AFF) / normal (NFF) femur fracture',
+      run: (event) => setLabel(event.key === '1' ? 'AFF' : 'NFF'),
+    },
+    { keys: ['x'], label: 'X', help: 'Not assessable on / off', run: toggleNotAssessable },
+    {
+      keys: ['a'], shift: false, label: 'A', help: 'Accept the suggestion (centre and type)',
+      run: acceptSuggestion,
+    },
+    { keys: ['Backspace', 'Delete'], label: 'Backspace', help: 'Remove the centre', run: clearCentre },
+    {
+      keys: ['+', '=', '-', '_'], label: '+ / −', help: 'Zoom in / out (or the mouse wheel)',
+      enabled: isReady, run: (event) => zoomCentre('+='.includes(event.key) ? 1.25 : 0.8),
+    },
+    { keys: ['f'], label: 'F', help: 'Fit the image to the window', enabled: isReady, run: fit },
+    { keys: ['i'], label: 'I', help: 'Invert grey levels', enabled: isReady, run: toggleInvert },
+  ],
+  notes: [{
+    label: 'Mouse', plain: true,
+    help: 'Drag: pan. Right-drag or Shift+drag: window (left-right) and level (up-down).',
+  }],
+  missing: () => (isComplete(state.answer) ? [] : ['the fracture']),
+  render,
+  setup() {
+    window.fracturelabFemur = {
+      ready: false,
+      caseId,
+      view,
+      image,
+      windowing,
+      screenToOriginal,
+      originalToScreen,
+      get answer() { return state.answer; },
+      drain: () => queue.drain(),
+    };
+    wireControls();
+    wireMouse();
+  },
+  show(data) {
+    applyCase(data);
+    renderStatic();
+    render();
+    setStatus('idle', state.version === null ? 'No answer yet' : 'Answer saved');
+  },
+  load: loadImage,
 });

@@ -1,8 +1,10 @@
-// Login page. Public, so it may use only itself and style.css (not api.js).
+// @ts-check
+// Login page. Public, so it may use only itself and style.css (not http.js and the other
+// modules of the logged-in pages).
 
-const form = document.getElementById('login-form');
-const errorBox = document.getElementById('login-error');
-const button = document.getElementById('login-button');
+const form = /** @type {HTMLFormElement & {username: HTMLInputElement, password: HTMLInputElement}} */ (document.getElementById('login-form'));
+const errorBox = /** @type {HTMLElement} */ (document.getElementById('login-error'));
+const button = /** @type {HTMLButtonElement} */ (document.getElementById('login-button'));
 
 /**
  * Where to go after login: the `next` parameter if it names a page of this server, else `/`.

@@ -1,13 +1,16 @@
+// @ts-check
 // Spine reader view: CT + vertebra label map in NiiVue, Genant grade and morphology per level,
-// every change saved at once (PUT /api/cases/{id}/answers/{level}).
+// every change saved at once (PUT /api/cases/{id}/answers/{level}). The shell (reader.js)
+// starts the page and owns the keys both reader views share.
 
+import { SaveQueue, setStatus } from './autosave.js';
+import { showBanner, showError } from './banners.js';
+import { h } from './dom.js';
+import { api, ApiError } from './http.js';
 import {
-  api, ApiError, formatDuration, getMe, guardUnload, h, initHelp, initTopbar, isTyping,
-  SaveQueue, setStatus, showBanner, showError,
-} from '/static/api.js';
-import {
-  caseNavigator, DONE_LOCKED, fetchCase, setDone, showDoneLock, startTiming, VIEW_ONLY,
-} from '/static/reader.js';
+  applyReading, caseId, DONE_LOCKED, editable, isLocked, renderCaseHeader, renderReading,
+  startReader,
+} from './reader.js';
 
 const WINDOWS = {
   bone: { width: 2000, level: 500 },
@@ -22,7 +25,10 @@ const PALETTE = [
 ];
 const EMPTY = Object.freeze({ genant_grade: null, morphology: null, not_assessable: false });
 
-const caseId = Number(location.pathname.split('/').filter(Boolean).pop());
+/**
+ * @param {string} id
+ * @returns {any} The element (spine.html has every id this file asks for).
+ */
 const $ = (id) => document.getElementById(id);
 
 const state = {
@@ -60,11 +66,6 @@ const queue = new SaveQueue(caseId, {
   },
 });
 
-/** The reader's own case is marked done: nothing may change until it is opened again. */
-function locked() {
-  return Boolean(state.data?.can_edit) && state.status === 'done';
-}
-
 // ------------------------------------------------------------------ answers
 
 function answerOf(level) {
@@ -90,21 +91,8 @@ function normalise(answer) {
   return { genant_grade: grade, morphology, not_assessable: false };
 }
 
-/** Whether answers may change now; if not, a banner says why (view only, or done). */
-function editable() {
-  if (!state.data.can_edit) {
-    showBanner('info', VIEW_ONLY, { timeoutMs: 4000 });
-    return false;
-  }
-  if (locked()) {
-    showBanner('info', DONE_LOCKED, { timeoutMs: 4000 });
-    return false;
-  }
-  return true;
-}
-
 function change(level, value) {
-  if (!editable()) return;
+  if (!editable(state)) return;
   if (!level) {
     showBanner('info', 'Select a vertebra first (click it in the image or in the list).', { timeoutMs: 4000 });
     return;
@@ -170,7 +158,7 @@ function acceptSuggestion() {
 }
 
 function acceptAll() {
-  if (!editable()) return;
+  if (!editable(state)) return;
   let accepted = 0;
   for (const { level } of state.levels) {
     const s = suggestionOf(level);
@@ -279,7 +267,7 @@ function renderForm() {
   const level = state.selected;
   const answer = answerOf(level);
   $('selected-level').textContent = level ?? '–';
-  const disabled = !level || locked();
+  const disabled = !level || isLocked(state);
   for (const grade of [0, 1, 2, 3]) {
     const input = $(`grade-${grade}`);
     input.checked = answer.genant_grade === grade;
@@ -294,7 +282,7 @@ function renderForm() {
   $('not-assessable').disabled = disabled;
   $('accept').disabled = disabled || !suggestionOf(level);
   $('clear-answer').disabled = disabled || isEmpty(state.answers[level]);
-  $('accept-all').disabled = locked();
+  $('accept-all').disabled = isLocked(state);
 
   const box = $('suggestion-box');
   const s = level ? state.data?.suggestion?.[level] : null;
@@ -319,19 +307,10 @@ function renderForm() {
 }
 
 function renderCase() {
-  const data = state.data;
   const total = state.levels.length;
   const complete = state.levels.filter(({ level }) => isComplete(state.answers[level])).length;
   $('answered-count').textContent = `${complete} of ${total} levels`;
-  const badge = $('case-status');
-  badge.textContent = state.status;
-  badge.className = `badge ${state.status}`;
-  $('done').replaceChildren(state.status === 'done' ? 'Open case again ' : 'Mark case done ', h('span', { className: 'key' }, 'D'));
-  $('time-spent').textContent = formatDuration(state.timeSpent);
-  $('prev-case').disabled = !data.previous_case_id;
-  $('next-case').disabled = !data.next_case_id;
-  document.body.dataset.caseStatus = state.status;
-  showDoneLock(locked());
+  renderReading(state);
 }
 
 function render() {
@@ -339,18 +318,6 @@ function render() {
   renderLevels();
   renderForm();
   renderCase();
-}
-
-function renderStatic() {
-  const data = state.data;
-  document.title = `${data.name} · spine · fracturelab`;
-  $('case-name').textContent = data.name;
-  $('case-meta').textContent = `spine CT · case ${data.case_id}`;
-  const dicom = data.dicom;
-  $('dicom-section').hidden = !dicom;
-  if (dicom) {
-    $('dicom').replaceChildren(...Object.entries(dicom).flatMap(([key, value]) => [h('dt', {}, key), h('dd', {}, value || '–')]));
-  }
 }
 
 // ------------------------------------------------------------------ viewer
@@ -630,6 +597,7 @@ async function startViewer() {
   }
   const [image, labels] = buffers;
   const preset = WINDOWS.bone;
+  /** @type {Record<string, any>[]} */
   const volumes = [{
     url: image,
     name: isGzip(image) ? 'ct.nii.gz' : 'ct.nii',
@@ -693,10 +661,7 @@ function wireViewerControls() {
 // ------------------------------------------------------------------ case life cycle
 
 function applyCase(data) {
-  state.data = data;
-  state.version = data.reading ? data.reading.version : null;
-  state.status = data.reading ? data.reading.status : 'new';
-  state.timeSpent = data.reading ? data.reading.time_spent_s : 0;
+  applyReading(state, data);
   state.answers = { ...(data.reading?.answers || {}) };
   // Changes still waiting to be sent win over what the server had.
   for (const [key, value] of queue.waiting) state.answers[key] = value;
@@ -711,52 +676,6 @@ async function reloadCase() {
   render();
 }
 
-const leaveTo = caseNavigator(queue);
-
-async function toggleDone() {
-  if (!state.data.can_edit) return;
-  const missing = state.levels.filter(({ level }) => !isComplete(state.answers[level])).map((e) => e.level);
-  const status = await setDone(caseId, queue, state.status !== 'done', { missing, hasNext: Boolean(state.data.next_case_id) });
-  if (status) {
-    state.status = status;
-    render();
-  }
-}
-
-function onKey(event) {
-  if (help.isOpen) {
-    if (event.key === '?') {
-      event.preventDefault();
-      help.toggle();
-    }
-    return;
-  }
-  if (isTyping(event) || event.altKey || event.ctrlKey || event.metaKey) return;
-  const key = event.key;
-  const lower = key.length === 1 ? key.toLowerCase() : key;
-  let handled = true;
-  if (['0', '1', '2', '3'].includes(key)) setGrade(Number(key));
-  else if (lower === 'w') setMorphology('wedge');
-  else if (lower === 'b') setMorphology('biconcave');
-  else if (lower === 'c') setMorphology('crush');
-  else if (lower === 'n' || key === 'ArrowDown') step(1);
-  else if (lower === 'p' || key === 'ArrowUp') step(-1);
-  else if (lower === 'a' && event.shiftKey) acceptAll();
-  else if (lower === 'a') acceptSuggestion();
-  else if (lower === 'x') toggleNotAssessable();
-  else if (key === 'Backspace' || key === 'Delete') change(state.selected, { ...EMPTY });
-  else if (key === ']') leaveTo(state.data.next_case_id, 'next');
-  else if (key === '[') leaveTo(state.data.previous_case_id, 'previous');
-  else if (lower === 'd') toggleDone();
-  else if (lower === 'v') setView(VIEWS[(VIEWS.indexOf(state.view) + 1) % VIEWS.length]);
-  else if (key === '?') help.toggle();
-  else handled = false;
-  if (handled) {
-    event.preventDefault();
-    event.stopPropagation();
-  }
-}
-
 function wireForm() {
   for (const grade of [0, 1, 2, 3]) $(`grade-${grade}`).addEventListener('change', () => setGrade(grade));
   for (const morphology of MORPHOLOGIES) $(`morph-${morphology}`).addEventListener('change', () => setMorphology(morphology));
@@ -764,45 +683,73 @@ function wireForm() {
   $('accept').addEventListener('click', acceptSuggestion);
   $('accept-all').addEventListener('click', acceptAll);
   $('clear-answer').addEventListener('click', () => change(state.selected, { ...EMPTY }));
-  $('done').addEventListener('click', toggleDone);
-  $('reopen-case').addEventListener('click', toggleDone);
-  $('prev-case').addEventListener('click', () => leaveTo(state.data.previous_case_id, 'previous'));
-  $('next-case').addEventListener('click', () => leaveTo(state.data.next_case_id, 'next'));
-  $('status').addEventListener('click', () => { if (queue.failed.size) queue.retryFailed(); });
 }
 
-const help = initHelp();
+/** @type {Record<string, string>} */
+const MORPHOLOGY_KEYS = { w: 'wedge', b: 'biconcave', c: 'crush' };
 
-async function main() {
-  window.fracturelabViewer = {
-    ready: false,
-    caseId,
-    get nv() { return nv; },
-    get selected() { return state.selected; },
-    get answers() { return state.answers; },
-    get version() { return state.version; },
-    select,
-    drawLevelTags,
-    drain: () => queue.drain(),
-  };
-  wireForm();
-  wireViewerControls();
-  window.addEventListener('keydown', onKey, true);
-  guardUnload(() => queue.busy || queue.failed.size > 0);
-  await initTopbar();
-  const data = await fetchCase(caseId, 'spine');
-  if (!data) return;
-  applyCase(data);
-  renderStatic();
-  const firstOpen = state.levels.find(({ level }) => !isComplete(state.answers[level]));
-  state.selected = (firstOpen || state.levels[0])?.level ?? null;
-  if (state.selected) document.body.dataset.selectedLevel = state.selected;
-  render();
-  setStatus('idle', state.version === null ? 'No answers yet' : 'All answers saved');
-  startTiming(caseId, data, (total) => { state.timeSpent = total; renderCase(); });
-  await startViewer();
-}
-
-getMe().then(main).catch((error) => {
-  if (!(error instanceof ApiError && error.status === 401)) showError(`The page could not start: ${error.message || error}`);
+startReader({
+  task: 'spine',
+  state,
+  queue,
+  keys: [
+    {
+      keys: ['0', '1', '2', '3'], label: '0 1 2 3', run: (event) => setGrade(Number(event.key)),
+      help: 'Genant grade of the selected vertebra (0 also sets morphology normal)',
+    },
+    {
+      keys: ['w', 'b', 'c'], label: 'W B C', help: 'Morphology wedge / biconcave / crush',
+      run: (event) => setMorphology(MORPHOLOGY_KEYS[event.key.toLowerCase()]),
+    },
+    { keys: ['x'], label: 'X', help: 'Not assessable on / off', run: toggleNotAssessable },
+    {
+      keys: ['a'], shift: false, label: 'A', help: 'Accept the suggestion for the selected vertebra',
+      run: acceptSuggestion,
+    },
+    {
+      keys: ['a'], shift: true, label: 'Shift+A', help: 'Accept all suggestions not yet answered',
+      run: acceptAll,
+    },
+    {
+      keys: ['Backspace', 'Delete'], label: 'Backspace', help: "Clear the selected vertebra's answer",
+      run: () => change(state.selected, { ...EMPTY }),
+    },
+    { keys: ['n', 'ArrowDown'], label: 'N / ↓', help: 'Next vertebra (caudal)', run: () => step(1) },
+    { keys: ['p', 'ArrowUp'], label: 'P / ↑', help: 'Previous vertebra (cranial)', run: () => step(-1) },
+    {
+      keys: ['v'], label: 'V', help: 'Next view: sagittal, axial, coronal, multiplanar',
+      run: () => setView(VIEWS[(VIEWS.indexOf(state.view) + 1) % VIEWS.length]),
+    },
+  ],
+  notes: [{
+    label: 'Mouse', plain: true,
+    help: 'Left-click: move the crosshair and select the vertebra under it. Wheel: scroll slices. Right-drag or Shift+drag: window (left-right) and level (up-down). Middle-drag or Ctrl+drag: pan.',
+  }],
+  missing: () => state.levels.filter(({ level }) => !isComplete(state.answers[level])).map((e) => e.level),
+  render,
+  setup() {
+    window.fracturelabViewer = {
+      ready: false,
+      caseId,
+      get nv() { return nv; },
+      get selected() { return state.selected; },
+      get answers() { return state.answers; },
+      get version() { return state.version; },
+      select,
+      drawLevelTags,
+      drain: () => queue.drain(),
+    };
+    wireForm();
+    wireViewerControls();
+  },
+  show(data) {
+    applyCase(data);
+    renderCaseHeader(data, 'spine', 'spine CT');
+    const firstOpen = state.levels.find(({ level }) => !isComplete(state.answers[level]));
+    state.selected = (firstOpen || state.levels[0])?.level ?? null;
+    if (state.selected) document.body.dataset.selectedLevel = state.selected;
+    render();
+    setStatus('idle', state.version === null ? 'No answers yet' : 'All answers saved');
+  },
+  load: startViewer,
 });

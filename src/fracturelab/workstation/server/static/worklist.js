@@ -1,7 +1,15 @@
+// @ts-check
 // Worklist: the reader's cases with status, answers given and time spent.
 
-import { api, formatDuration, getMe, h, initTopbar, showError } from '/static/api.js';
+import { showError } from './banners.js';
+import { formatDuration, h } from './dom.js';
+import { api, getMe } from './http.js';
+import { initTopbar } from './topbar.js';
 
+/**
+ * @param {string} id
+ * @returns {any} The element (worklist.html has every id this file asks for).
+ */
 const $ = (id) => document.getElementById(id);
 let rows = [];
 let task = new URLSearchParams(location.search).get('task') || '';
@@ -11,7 +19,7 @@ function shown() {
 }
 
 function render() {
-  for (const button of document.querySelectorAll('.tabs [data-task]')) {
+  for (const button of /** @type {NodeListOf<HTMLElement>} */ (document.querySelectorAll('.tabs [data-task]'))) {
     button.setAttribute('aria-pressed', String(button.dataset.task === task));
   }
   const scope = rows.filter((row) => !task || row.task === task);
@@ -46,7 +54,7 @@ function render() {
 
 async function main() {
   await initTopbar();
-  for (const button of document.querySelectorAll('.tabs [data-task]')) {
+  for (const button of /** @type {NodeListOf<HTMLElement>} */ (document.querySelectorAll('.tabs [data-task]'))) {
     button.addEventListener('click', () => {
       task = button.dataset.task;
       const url = new URL(location.href);
