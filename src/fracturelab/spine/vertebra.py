@@ -126,13 +126,16 @@ class VertebraSample:
         return np.asarray(values, dtype=float).reshape(points_mm.shape[:-1])
 
     def sample_ct(self, points_mm: npt.NDArray[np.float64]) -> npt.NDArray[np.float64] | None:
-        """Trilinearly interpolated CT (HU) at world points, or ``None`` without a CT.
+        """CT (HU) at world points by cubic B-spline interpolation, or ``None`` without a CT.
 
         Args:
             points_mm: LPS points, shape ``(..., 3)``.
 
         Returns:
             HU values, shape ``(...)``; points beyond the padded box read the nearest voxel.
+            A cubic spline follows a blurred edge between voxel centres more closely than
+            linear interpolation, whose error depends on where the edge lies in its voxel
+            (on tilted endplates that left a staircase of about 0.3 mm in the edge).
 
         """
         if self.ct is None or self.ct_start is None:
@@ -141,7 +144,7 @@ class VertebraSample:
 
         flat = points_mm.reshape(-1, 3)
         index = self.grid.world_to_index(flat) - self.ct_start
-        values = ndimage.map_coordinates(self.ct, index.T, order=1, mode="nearest")
+        values = ndimage.map_coordinates(self.ct, index.T, order=3, mode="nearest")
         return np.asarray(values, dtype=float).reshape(points_mm.shape[:-1])
 
     def voxel_length_mm(self, direction: npt.NDArray[np.float64]) -> float:

@@ -14,6 +14,7 @@ import numpy as np
 import numpy.typing as npt
 
 from fracturelab.errors import InputError
+from fracturelab.synth._body import CORTEX_MM
 from fracturelab.synth.vertebra import SyntheticVertebra
 
 FloatArray = npt.NDArray[np.float64]
@@ -165,6 +166,7 @@ def paint_vertebra(
     labelled = whole
     if unlabelled_process is not None:
         labelled = whole & ~vertebra.process_mask(unlabelled_process, r, a, s)
+    body_share, core_share = _partial_volume(vertebra.body_depth_mm(r, a, s), grid.spacing_mm)
     del r, a, s
     clipped = [(max(lo, 0), min(hi, n)) for (lo, hi), n in zip(box, grid.shape, strict=True)]
     if any(lo >= hi for lo, hi in clipped):
@@ -179,10 +181,50 @@ def paint_vertebra(
     overlap = int(np.count_nonzero(inside & ~free))
     here[labelled[inner] & free] = label
     values = ct[target]
-    values[cortical[inner] & free] = CORTICAL_HU
-    values[cancellous[inner] & free] = CANCELLOUS_HU
+    body = body_share[inner]
+    core = core_share[inner]
+    blend = free & (body > 0.0)
+    values[blend] = (
+        values[blend] * (1.0 - body[blend])
+        + CORTICAL_HU * (body[blend] - core[blend])
+        + CANCELLOUS_HU * core[blend]
+    )
+    spur = cortical[inner] & (body < 0.5) & free
+    values[spur] = CORTICAL_HU
     values[posterior[inner] & free] = POSTERIOR_HU
     return in_view, overlap
+
+
+def _partial_volume(
+    depth_mm: FloatArray, spacing_mm: tuple[float, float, float]
+) -> tuple[FloatArray, FloatArray]:
+    """Share of each voxel inside the body and inside its cancellous core (partial volume).
+
+    A voxel whose centre lies ``d`` mm inside a locally flat surface holds the share
+    ``0.5 + d / w`` of the body (clipped to 0..1), where ``w = sum_i spacing_i |n_i|`` is the
+    voxel's extent along the surface normal ``n``: exact for a surface parallel to a face, close
+    to exact otherwise. ``d / w`` is computed as ``depth / sum_i spacing_i |d depth / d x_i|``,
+    which needs no unit normal. So the CT holds the sub-voxel position of every surface, as a
+    scanner's CT does, while the label map marks voxels whose centre is inside.
+
+    Args:
+        depth_mm: Signed depth inside the body on the grid, shape ``(I, J, K)``, mm.
+        spacing_mm: Voxel size along the three grid axes, mm.
+
+    Returns:
+        ``(body, core)`` shares in 0..1, each shape ``(I, J, K)``; ``core`` is the share deeper
+        than :data:`~fracturelab.synth._body.CORTEX_MM` (the cancellous bone).
+
+    """
+    finite = np.where(np.isfinite(depth_mm), depth_mm, -1e3)
+    if min(finite.shape) < 2:
+        return (finite >= 0).astype(float), (finite >= CORTEX_MM).astype(float)
+    gradients = np.gradient(finite, *spacing_mm)
+    extent = sum(step * np.abs(g) for step, g in zip(spacing_mm, gradients, strict=True))
+    extent = np.maximum(extent, 1e-6)
+    body = np.clip(0.5 + finite / extent, 0.0, 1.0)
+    core = np.clip(0.5 + (finite - CORTEX_MM) / extent, 0.0, 1.0)
+    return body, core
 
 
 def paint_disc(
@@ -197,7 +239,8 @@ def paint_disc(
     The disc is the unlabelled part of the mean footprint ellipse lying below the upper body's
     inferior endplate surface and above the lower body's superior one, each moved into the
     body by its corner radius (so it also fills a collapsed endplate, a depression and the
-    notches of rounded corners).
+    notches of rounded corners). Paint discs before the vertebrae: a vertebra's boundary
+    voxels then blend its bone with the disc behind it (partial volume).
     """
     superior = upper.superior + lower.superior
     superior /= np.linalg.norm(superior)

@@ -111,7 +111,10 @@ def make_spine_phantom(
     (pedicles, neural arch around the spinal canal, spinous and transverse processes) are
     stacked along a smooth 3D spinal curve with thoracic kyphosis, lumbar lordosis and a mild
     scoliosis, separated by discs, inside an elliptical soft-tissue torso. The geometry is
-    built in LPS mm, voxelised at voxel centres on an LPS grid, and stored in ``orientation``.
+    built in LPS mm, voxelised on an LPS grid and stored in ``orientation``. The label map marks
+    voxels whose centre lies inside a vertebra (as a segmentation does); the CT has partial
+    volume, as a scanner's: a voxel cut by a body's surface holds its share of bone and of the
+    disc or soft tissue beyond, so the CT shows an endplate's position within the voxel.
 
     Bodies look like real ones: rounded endplate corners (radius 1.5-3 mm), gently concave
     normal endplates (0.5-1.5 mm central depression that does not reach the walls), mild
@@ -197,6 +200,10 @@ def make_spine_phantom(
     grid = _render.make_grid(models, spacing, fov)
     label_map = np.zeros(grid.shape, dtype=np.uint8)
     ct = _render.background(grid, models)
+    for upper, lower in itertools.pairwise(models):
+        adjacent = curve.stack.index(lower.level) == curve.stack.index(upper.level) + 1
+        if adjacent and upper.has_body and lower.has_body:
+            _render.paint_disc(upper, lower, grid, label_map, ct)
     in_view: dict[str, bool] = {}
     for model in models:
         in_view[model.level], overlap = _render.paint_vertebra(
@@ -209,10 +216,6 @@ def make_spine_phantom(
         )
         if overlap:
             logger.warning("%s overlaps a neighbour in %d voxels", model.level, overlap)
-    for upper, lower in itertools.pairwise(models):
-        adjacent = curve.stack.index(lower.level) == curve.stack.index(upper.level) + 1
-        if adjacent and upper.has_body and lower.has_body:
-            _render.paint_disc(upper, lower, grid, label_map, ct)
     ct_lps = Volume(_render.finish_ct(ct, noise_hu=float(noise_hu), seed=int(seed)), grid.affine)
     del ct
     labels_lps = Volume(apply_mask_error(label_map, error, seed=int(seed)), grid.affine)

@@ -355,10 +355,7 @@ class SyntheticVertebra:
             return empty, empty.copy(), self._atlas(r, a, abs_s)
         width, depth = self.semi_width_mm, self.semi_depth_mm
         footprint = (r / width) ** 2 + (a / depth) ** 2 <= 1.0
-        top, bottom = self.endplates_mm(r, a)
-        inset = wall_inset_mm(r, a, width, depth)
-        inside = body_distance_mm(inset, top - s, s - bottom, self.shape.corner_radius_mm)
-        del inset
+        inside = self.body_depth_mm(r, a, s)
         body = footprint & (inside >= 0.0)
         cancellous = body & (inside >= CORTEX_MM)
         cortical = body & ~cancellous
@@ -370,6 +367,24 @@ class SyntheticVertebra:
             cortical |= osteophyte_mask(spur, (spur.r_mm, corner_a, corner_s), r, a, s) & ~body
         posterior = self._posterior(r, a, s, abs_s) & ~footprint & ~cortical
         return cortical, cancellous, posterior
+
+    def body_depth_mm(self, r: FloatArray, a: FloatArray, s: FloatArray) -> FloatArray:
+        """Signed depth (mm) of points inside the body, rounded rim included; negative outside.
+
+        Args:
+            r: Local right coordinate in mm, shape ``(...)``.
+            a: Local anterior coordinate in mm, same shape.
+            s: Local superior coordinate in mm, same shape.
+
+        Returns:
+            Depth in mm, same shape; ``-inf`` everywhere for a vertebra without a body.
+
+        """
+        if not self.has_body:
+            return np.full(np.shape(r), -np.inf)
+        top, bottom = self.endplates_mm(r, a)
+        inset = wall_inset_mm(r, a, self.semi_width_mm, self.semi_depth_mm)
+        return body_distance_mm(inset, top - s, s - bottom, self.shape.corner_radius_mm)
 
     def process_mask(self, name: str, r: FloatArray, a: FloatArray, s: FloatArray) -> BoolArray:
         """Points of one posterior process beyond the neural arch and pedicles.
