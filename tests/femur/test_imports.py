@@ -5,8 +5,6 @@ from __future__ import annotations
 import subprocess
 import sys
 
-import pytest
-
 
 def _loaded_after(statement: str, modules: list[str]) -> list[str]:
     """Run ``statement`` in a fresh interpreter; return which of ``modules`` it loaded."""
@@ -30,11 +28,6 @@ def test_femur_config_loads_neither_the_networks_nor_monai() -> None:
     assert loaded == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="TrainConfig lives in fracturelab.training, whose package imports torch (issue 11: "
-    "a torch-free home for TrainConfig is outside femur/)",
-)
 def test_femur_config_does_not_import_torch() -> None:
     code = "import fracturelab.femur.config, sys; assert 'torch' not in sys.modules"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=120)

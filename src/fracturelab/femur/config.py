@@ -10,7 +10,7 @@ from typing import Any
 from fracturelab.checks import check_choice
 from fracturelab.errors import InputError
 from fracturelab.femur.presets import BACKBONES, SIZES, PatchGeometry
-from fracturelab.training.trainer import TrainConfig
+from fracturelab.training.config import TrainConfig
 
 __all__ = ["ExperimentConfig"]
 
