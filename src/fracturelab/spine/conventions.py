@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -10,6 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
+from fracturelab.checks import did_you_mean
 from fracturelab.errors import InputError
 from fracturelab.spine.levels import VERSE_LABELS, level_index
 
@@ -85,8 +85,7 @@ def choose_convention(name: str) -> LabelConvention:
     key = name.strip().lower().replace("-", "_")
     if key in CONVENTIONS:
         return CONVENTIONS[key]
-    close = difflib.get_close_matches(key, [*CONVENTIONS, "auto"], n=1)
-    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    hint = did_you_mean(key, [*CONVENTIONS, "auto"])
     allowed = ", ".join(["auto", *CONVENTIONS, "a folder of vertebrae_<LEVEL> files"])
     raise InputError(f"--labels {name!r} is not a known convention{hint}; use one of: {allowed}")
 

@@ -28,6 +28,7 @@ import numpy.typing as npt
 
 from fracturelab.spine.frame import VertebraFrame
 from fracturelab.spine.vertebra import VertebraSample
+from fracturelab.typing import Float64Array
 
 __all__ = [
     "EDGE_SEARCH_VOXELS",
@@ -40,7 +41,6 @@ __all__ = [
     "run_through_zero",
 ]
 
-Array = npt.NDArray[np.float64]
 
 #: Smallest HU step between the endplate's bone and the disc beyond it taken as a bone edge.
 MIN_EDGE_CONTRAST_HU = 100.0
@@ -79,14 +79,14 @@ class EndplateProfile:
 
     """
 
-    a_mm: Array
-    top: Array
-    bottom: Array
-    top_refined: Array
-    bottom_refined: Array
-    line_heights: Array
-    top_shift: Array
-    bottom_shift: Array
+    a_mm: Float64Array
+    top: Float64Array
+    bottom: Float64Array
+    top_refined: Float64Array
+    bottom_refined: Float64Array
+    line_heights: Float64Array
+    top_shift: Float64Array
+    bottom_shift: Float64Array
     cut: bool
     refined_share: float
 
@@ -94,8 +94,8 @@ class EndplateProfile:
 def endplate_profile(
     sample: VertebraSample,
     body: VertebraFrame,
-    a_mm: Array,
-    slab_r_mm: Array,
+    a_mm: Float64Array,
+    slab_r_mm: Float64Array,
     step: float,
     reach: float,
 ) -> EndplateProfile:
@@ -167,7 +167,9 @@ def endplate_profile(
     )
 
 
-def refine_edge(t: Array, hu: Array, s: float, outward: float, window: float) -> float | None:
+def refine_edge(
+    t: Float64Array, hu: Float64Array, s: float, outward: float, window: float
+) -> float | None:
     """Move one endplate crossing to the CT's bone edge (sub-voxel), if the CT shows one.
 
     The line's own levels are read around ``s``: the disc level is the darkest value from one
@@ -218,7 +220,12 @@ def refine_edge(t: Array, hu: Array, s: float, outward: float, window: float) ->
 
 
 def margin_value(
-    a_mm: Array, values: Array, fit_lo: float, fit_hi: float, at: float, tolerance_mm: float = 1.0
+    a_mm: Float64Array,
+    values: Float64Array,
+    fit_lo: float,
+    fit_hi: float,
+    at: float,
+    tolerance_mm: float = 1.0,
 ) -> float:
     """Extrapolate a profile to ``at`` with a robust line fitted over [fit_lo, fit_hi].
 
@@ -264,7 +271,7 @@ def margin_value(
     return float(np.clip(value, low - _OVERSHOOT_MM, high + _OVERSHOOT_MM))
 
 
-def run_through_zero(t: Array, values: Array) -> tuple[float, float, int, int] | None:
+def run_through_zero(t: Float64Array, values: Float64Array) -> tuple[float, float, int, int] | None:
     """Find the run of ``values >= 0.5`` containing t = 0 (else the nearest run).
 
     Returns:
@@ -287,7 +294,7 @@ def run_through_zero(t: Array, values: Array) -> tuple[float, float, int, int] |
     return _crossing(t, values, i0, i0 - 1), _crossing(t, values, i1, i1 + 1), i0, i1
 
 
-def _crossing(t: Array, v: Array, inside: int, out: int) -> float:
+def _crossing(t: Float64Array, v: Float64Array, inside: int, out: int) -> float:
     if out < 0 or out >= len(t):
         return float(t[inside])
     denom = v[inside] - v[out]

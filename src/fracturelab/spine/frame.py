@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from fracturelab.typing import Float64Array
+
 __all__ = ["BodyFootprint", "VertebraFrame", "endplate_surfaces", "fit_frame"]
 
 _PATIENT_ANTERIOR = np.array([0.0, -1.0, 0.0])
@@ -20,8 +22,6 @@ _MAX_ENDPLATE_TILT_DEG = 25.0
 _MAX_AXIAL_ROTATION_DEG = 35.0
 _MAX_OFFSET_ROTATION_DEG = 20.0
 _MIN_ELONGATION = 1.3**2  # ratio of footprint variances: width/depth of at least 1.3
-
-Vector = npt.NDArray[np.float64]
 
 
 @dataclass(frozen=True)
@@ -36,13 +36,15 @@ class VertebraFrame:
 
     """
 
-    origin_mm: Vector
-    right: Vector
-    anterior: Vector
-    superior: Vector
+    origin_mm: Float64Array
+    right: Float64Array
+    anterior: Float64Array
+    superior: Float64Array
 
     @classmethod
-    def from_axes(cls, origin_mm: Vector, superior: Vector, anterior_hint: Vector) -> VertebraFrame:
+    def from_axes(
+        cls, origin_mm: Float64Array, superior: Float64Array, anterior_hint: Float64Array
+    ) -> VertebraFrame:
         """Build a frame from a superior axis and an approximate anterior direction."""
         s = _unit(superior)
         a = _unit(anterior_hint - np.dot(anterior_hint, s) * s)
@@ -82,7 +84,7 @@ class BodyFootprint:
     pixel_mm: float
     r0_mm: float
     a0_mm: float
-    centre_ra_mm: Vector
+    centre_ra_mm: Float64Array
 
     def body_extent_a(self, r_mm: float) -> tuple[float, float] | None:
         """Smallest and largest local a (mm) of body pixels in the column at ``r_mm``."""
@@ -102,7 +104,7 @@ class BodyFootprint:
 
 def fit_frame(
     points_mm: npt.NDArray[np.float64],
-    superior_hint: Vector,
+    superior_hint: Float64Array,
     pixel_mm: float,
 ) -> tuple[VertebraFrame, BodyFootprint, npt.NDArray[np.float64]]:
     """Find a vertebra's anatomical frame and its body footprint.
@@ -243,11 +245,11 @@ def _disk(radius: float) -> npt.NDArray[np.bool_]:
     return np.asarray(xx**2 + yy**2 <= radius**2)
 
 
-def _unit(vector: npt.ArrayLike) -> Vector:
+def _unit(vector: npt.ArrayLike) -> Float64Array:
     v = np.asarray(vector, dtype=float)
     return np.asarray(v / np.linalg.norm(v), dtype=float)
 
 
-def _angle_deg(u: Vector, v: Vector) -> float:
+def _angle_deg(u: Float64Array, v: Float64Array) -> float:
     cosine = np.dot(u, v) / (np.linalg.norm(u) * np.linalg.norm(v))
     return float(np.degrees(np.arccos(np.clip(cosine, -1.0, 1.0))))

@@ -40,10 +40,10 @@ from fracturelab.spine.endplates import (
 )
 from fracturelab.spine.frame import BodyFootprint, VertebraFrame, endplate_surfaces, fit_frame
 from fracturelab.spine.vertebra import VertebraSample
+from fracturelab.typing import Float64Array
 
 __all__ = ["MorphometryOptions", "VertebraMeasurement", "measure_vertebra"]
 
-Vector = npt.NDArray[np.float64]
 
 #: Inner part of the depth (fractions from the posterior wall) where endplate profiles are read.
 _INNER = (0.05, 0.95)
@@ -95,7 +95,7 @@ class VertebraMeasurement:
     label: int
     level: str
     status: str
-    centroid_mm: Vector
+    centroid_mm: Float64Array
     volume_mm3: float
     reason: str | None = None
     heights_mm: dict[str, float] | None = None
@@ -103,7 +103,7 @@ class VertebraMeasurement:
     depth_mm: float | None = None
     frame: VertebraFrame | None = None
     warnings: list[str] = field(default_factory=list)
-    points_mm: dict[str, list[Vector]] | None = None
+    points_mm: dict[str, list[Float64Array]] | None = None
     ct_refinement_mm: dict[str, float] | None = None
     edge_voxels: dict[str, int] | None = None
     cut_fraction: float | None = None
@@ -111,7 +111,7 @@ class VertebraMeasurement:
 
 def measure_vertebra(
     sample: VertebraSample,
-    superior_hint: Vector,
+    superior_hint: Float64Array,
     options: MorphometryOptions | None = None,
 ) -> VertebraMeasurement:
     """Measure the body heights of one vertebra.
@@ -136,7 +136,7 @@ def measure_vertebra(
 
 
 def _measure(
-    sample: VertebraSample, superior_hint: Vector, opts: MorphometryOptions
+    sample: VertebraSample, superior_hint: Float64Array, opts: MorphometryOptions
 ) -> VertebraMeasurement:
     base = VertebraMeasurement(
         sample.label, sample.level, "incomplete", sample.centroid_mm, sample.volume_mm3
@@ -299,7 +299,7 @@ def _margin_heights(
 
 
 def _middle(
-    a: Vector, top: Vector, bottom: Vector
+    a: Float64Array, top: Float64Array, bottom: Float64Array
 ) -> tuple[float, float, tuple[float, float]] | None:
     """Hm: the mean height over the middle eighth of the depth (a central dish's floor).
 

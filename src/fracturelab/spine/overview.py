@@ -18,7 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from fracturelab.imaging import Volume
-from fracturelab.outputs import atomic_path
+from fracturelab.outputs import pyplot, save_figure
 from fracturelab.spine.report import SpineReport, VertebraResult
 from fracturelab.spine.sagittal import (
     PATIENT_ANTERIOR,
@@ -30,6 +30,7 @@ from fracturelab.spine.sagittal import (
     sample_reformat,
     vertebra_rows_mm,
 )
+from fracturelab.typing import Float64Array
 
 __all__ = [
     "GRADE_COLOURS",
@@ -56,8 +57,6 @@ MEASUREMENT_LINE_COLOUR = "#00e5ff"
 _BONE_WINDOW_HU = (-250.0, 1250.0)
 _HEIGHTS = ("anterior", "middle", "posterior")
 
-Array = npt.NDArray[np.float64]
-
 
 def render_overview(
     ct: Volume, labels: Volume, report: SpineReport, path: str | Path, title: str | None = None
@@ -75,11 +74,9 @@ def render_overview(
         The PNG path.
 
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     from matplotlib.patches import Patch
+
+    plt = pyplot()
 
     reformat = plan_reformat(report)
     image, label_image = sample_reformat(ct, labels, reformat)
@@ -125,10 +122,7 @@ def render_overview(
     ax.legend(handles=handles, loc="lower left", fontsize=7, framealpha=0.7)
     top = 0.95 if reformat.kind == "straightened" else 0.88
     fig.subplots_adjust(left=0.12, right=0.62, top=top, bottom=0.09)
-    with atomic_path(path) as temporary:
-        fig.savefig(temporary, dpi=110, format="png")
-    plt.close(fig)
-    return Path(path)
+    return save_figure(fig, path, dpi=110)
 
 
 def render_vertebra(
@@ -159,11 +153,7 @@ def render_vertebra(
         The PNG path.
 
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     centre = np.asarray(vertebra.body_center_mm or vertebra.centroid_mm, dtype=float)
     superior = np.asarray(vertebra.superior_axis or PATIENT_SUPERIOR, dtype=float)
     anterior = np.asarray(vertebra.anterior_axis or PATIENT_ANTERIOR, dtype=float)
@@ -182,10 +172,7 @@ def render_vertebra(
         f"{title}\n{_vertebra_title(vertebra)}" if title else _vertebra_title(vertebra), fontsize=8
     )
     fig.tight_layout()
-    with atomic_path(path) as temporary:
-        fig.savefig(temporary, dpi=100, format="png")
-    plt.close(fig)
-    return Path(path)
+    return save_figure(fig, path, dpi=100)
 
 
 # --- drawing ------------------------------------------------------------------------------
@@ -193,7 +180,7 @@ def render_vertebra(
 
 def _draw_image(
     ax: Any,
-    image: Array,
+    image: Float64Array,
     label_image: npt.NDArray[np.int64],
     reformat: SagittalReformat,
     vertebrae: list[VertebraResult],
@@ -251,7 +238,7 @@ def _draw_measurements(
         )  # fmt: skip
 
 
-def _measurement_points(vertebra: VertebraResult) -> Array | None:
+def _measurement_points(vertebra: VertebraResult) -> Float64Array | None:
     """The six points, superior then inferior for anterior, middle, posterior; ``(6, 3)``."""
     points = getattr(vertebra, "measurement_points_mm", None)
     if not isinstance(points, dict):

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fracturelab.outputs import atomic_write_text
+from fracturelab.outputs import atomic_write_text, csv_text
 
 __all__ = ["SCHEMA_VERSION", "SpineReport", "VertebraResult"]
 
@@ -200,12 +198,7 @@ class SpineReport:
 
     def to_csv(self) -> str:
         """Return the ``vertebrae.csv`` text, one row per vertebra."""
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=_CSV_COLUMNS, lineterminator="\n")
-        writer.writeheader()
-        for vertebra in self.vertebrae:
-            writer.writerow(vertebra.csv_row())
-        return buffer.getvalue()
+        return csv_text(_CSV_COLUMNS, [vertebra.csv_row() for vertebra in self.vertebrae])
 
     def write(self, out_dir: str | Path) -> dict[str, Path]:
         """Write ``vertebrae.json`` and ``vertebrae.csv`` (atomically) into ``out_dir``."""

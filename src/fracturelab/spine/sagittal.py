@@ -23,6 +23,7 @@ import numpy.typing as npt
 from fracturelab.errors import InputError
 from fracturelab.imaging import Volume
 from fracturelab.spine.report import SpineReport, VertebraResult
+from fracturelab.typing import Float64Array
 
 __all__ = [
     "ANTERIOR_MM",
@@ -49,8 +50,6 @@ _MAX_TURN_DEG = 30.0
 _MAX_AXIS_DISAGREEMENT_DEG = 35.0
 _MIN_CURVE_SPAN_MM = 60.0
 
-Array = npt.NDArray[np.float64]
-
 
 @dataclass(frozen=True)
 class SagittalReformat:
@@ -75,11 +74,11 @@ class SagittalReformat:
 
     kind: str
     reason: str
-    points_mm: Array
-    superior: Array
-    anterior: Array
-    right: Array
-    across_mm: Array
+    points_mm: Float64Array
+    superior: Float64Array
+    anterior: Float64Array
+    right: Float64Array
+    across_mm: Float64Array
     step_mm: float
 
     @property
@@ -87,7 +86,7 @@ class SagittalReformat:
         """``(rows, cols)`` of the image."""
         return len(self.points_mm), len(self.across_mm)
 
-    def grid_mm(self, offset_mm: float = 0.0) -> Array:
+    def grid_mm(self, offset_mm: float = 0.0) -> Float64Array:
         """LPS position of every pixel, ``offset_mm`` to the right; shape ``(rows, cols, 3)``."""
         return np.asarray(
             self.points_mm[:, None, :]
@@ -96,7 +95,7 @@ class SagittalReformat:
             dtype=float,
         )
 
-    def project(self, points_mm: npt.ArrayLike) -> Array:
+    def project(self, points_mm: npt.ArrayLike) -> Float64Array:
         """Fractional ``(row, col)`` of LPS points in the image; NaN where a point is off it.
 
         A point belongs to the row whose plane contains it (found by interpolating between the
@@ -158,7 +157,7 @@ def sample_reformat(
     labels: Volume,
     reformat: SagittalReformat,
     slab_offsets_mm: tuple[float, ...] = _SLAB_OFFSETS_MM,
-) -> tuple[Array, npt.NDArray[np.int64]]:
+) -> tuple[Float64Array, npt.NDArray[np.int64]]:
     """Resample the CT (slab mean, linear) and the label map (mid-plane, nearest) on a reformat.
 
     Args:
@@ -194,7 +193,7 @@ def _is_anchor(vertebra: VertebraResult) -> bool:
     )
 
 
-def _centre(vertebra: VertebraResult) -> Array:
+def _centre(vertebra: VertebraResult) -> Float64Array:
     return np.asarray(vertebra.body_center_mm or vertebra.centroid_mm, dtype=float)
 
 
@@ -243,7 +242,7 @@ def _curve_problem(anchors: list[VertebraResult], farthest_mm: float) -> str | N
     return None
 
 
-def _circumradius(a: Array, b: Array, c: Array) -> float:
+def _circumradius(a: Float64Array, b: Float64Array, c: Float64Array) -> float:
     """Radius (mm) of the circle through three points; infinite for collinear points."""
     area2 = float(np.linalg.norm(np.cross(b - a, c - a)))
     if area2 < 1e-9:
@@ -255,7 +254,7 @@ def _circumradius(a: Array, b: Array, c: Array) -> float:
 def _straightened(
     anchors: list[VertebraResult],
     vertebrae: list[VertebraResult],
-    across: Array,
+    across: Float64Array,
     step_mm: float,
 ) -> SagittalReformat:
     """The curved reformat along a smoothing spline through the anchors' centres."""
@@ -299,7 +298,7 @@ def _straightened(
 def _oblique(
     vertebrae: list[VertebraResult],
     anchors: list[VertebraResult],
-    across: Array,
+    across: Float64Array,
     step_mm: float,
     reason: str,
 ) -> SagittalReformat:
@@ -320,11 +319,11 @@ def _oblique(
 
 def oblique_plane(
     reason: str,
-    origin: Array,
-    superior: Array,
-    anterior: Array,
+    origin: Float64Array,
+    superior: Float64Array,
+    anterior: Float64Array,
     top_bottom_mm: tuple[float, float],
-    across: Array,
+    across: Float64Array,
     step_mm: float,
 ) -> SagittalReformat:
     """An oblique plane: rows from ``top`` to ``bottom`` mm along ``superior`` from ``origin``."""
@@ -345,7 +344,7 @@ def oblique_plane(
     )
 
 
-def vertebra_rows_mm(reformat: SagittalReformat, vertebrae: list[VertebraResult]) -> Array:
+def vertebra_rows_mm(reformat: SagittalReformat, vertebrae: list[VertebraResult]) -> Float64Array:
     """Position (mm from the top row) of each vertebra's centre in the picture."""
     centres = np.array([_centre(v) for v in vertebrae]) if vertebrae else np.zeros((0, 3))
     rows = reformat.project(centres)[:, 0] if len(centres) else np.zeros(0)
@@ -353,18 +352,18 @@ def vertebra_rows_mm(reformat: SagittalReformat, vertebrae: list[VertebraResult]
     return np.where(np.isnan(rows), fallback, rows) * reformat.step_mm
 
 
-def _nearest_rows(points: Array, centres: Array) -> npt.NDArray[np.int64]:
+def _nearest_rows(points: Float64Array, centres: Float64Array) -> npt.NDArray[np.int64]:
     if len(centres) == 0:
         return np.zeros(0, dtype=np.int64)
     distances = np.linalg.norm(points[None, :, :] - centres[:, None, :], axis=2)
     return np.asarray(np.argmin(distances, axis=1), dtype=np.int64)
 
 
-def _unit(vector: npt.ArrayLike) -> Array:
+def _unit(vector: npt.ArrayLike) -> Float64Array:
     v = np.asarray(vector, dtype=float)
     return np.asarray(v / np.linalg.norm(v), dtype=float)
 
 
-def _angle_deg(u: Array, v: Array) -> float:
+def _angle_deg(u: Float64Array, v: Float64Array) -> float:
     cosine = np.dot(u, v) / (np.linalg.norm(u) * np.linalg.norm(v))
     return float(np.degrees(np.arccos(np.clip(cosine, -1.0, 1.0))))

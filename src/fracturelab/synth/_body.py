@@ -28,7 +28,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
+
+from fracturelab.typing import BoolArray, Float64Array
 
 __all__ = [
     "CONCAVITY_RHO",
@@ -41,8 +42,6 @@ __all__ = [
     "wall_inset_mm",
 ]
 
-FloatArray = npt.NDArray[np.float64]
-BoolArray = npt.NDArray[np.bool_]
 
 #: Thickness of the cortical shell of the body, mm.
 CORTEX_MM = 1.5
@@ -183,7 +182,7 @@ def _draw_osteophyte(rng: np.random.Generator) -> Osteophyte | None:
     )
 
 
-def wall_inset_mm(r: FloatArray, a: FloatArray, width: float, depth: float) -> FloatArray:
+def wall_inset_mm(r: Float64Array, a: Float64Array, width: float, depth: float) -> Float64Array:
     """Distance (mm) from each point to the footprint ellipse's wall, positive inside.
 
     First-order distance ``(1 - rho) / |grad rho|``, exact on the ellipse's axes (``D - |a|``
@@ -199,8 +198,8 @@ def wall_inset_mm(r: FloatArray, a: FloatArray, width: float, depth: float) -> F
 
 
 def body_distance_mm(
-    inset_mm: FloatArray, above_mm: FloatArray, below_mm: FloatArray, radius_mm: float
-) -> FloatArray:
+    inset_mm: Float64Array, above_mm: Float64Array, below_mm: Float64Array, radius_mm: float
+) -> Float64Array:
     """Depth (mm) of each point inside the body with its rim rounded; negative outside.
 
     Args:
@@ -226,9 +225,9 @@ def body_distance_mm(
 def osteophyte_mask(
     spur: Osteophyte,
     corner_mm: tuple[float, float, float],
-    r: FloatArray,
-    a: FloatArray,
-    s: FloatArray,
+    r: Float64Array,
+    a: Float64Array,
+    s: Float64Array,
 ) -> BoolArray:
     """Points inside an osteophyte's cone.
 

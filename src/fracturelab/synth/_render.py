@@ -16,9 +16,7 @@ import numpy.typing as npt
 from fracturelab.errors import InputError
 from fracturelab.synth._body import CORTEX_MM
 from fracturelab.synth.vertebra import SyntheticVertebra
-
-FloatArray = npt.NDArray[np.float64]
-BoolArray = npt.NDArray[np.bool_]
+from fracturelab.typing import Float64Array
 
 #: CT numbers in HU.
 AIR_HU = -1000.0
@@ -61,17 +59,17 @@ class Grid:
     shape: tuple[int, int, int]
 
     @property
-    def affine(self) -> FloatArray:
+    def affine(self) -> Float64Array:
         """The 4 x 4 index-to-LPS affine."""
         matrix = np.diag([*self.spacing_mm, 1.0])
         matrix[:3, 3] = self.origin_mm
         return matrix
 
-    def coordinates_mm(self, axis: int, start: int, stop: int) -> FloatArray:
+    def coordinates_mm(self, axis: int, start: int, stop: int) -> Float64Array:
         """LPS coordinate along ``axis`` of voxel centres ``start..stop-1`` (may lie outside)."""
         return self.origin_mm[axis] + np.arange(start, stop, dtype=float) * self.spacing_mm[axis]
 
-    def index_box(self, low_mm: FloatArray, high_mm: FloatArray) -> tuple[tuple[int, int], ...]:
+    def index_box(self, low_mm: Float64Array, high_mm: Float64Array) -> tuple[tuple[int, int], ...]:
         """Index ranges ``(start, stop)`` per axis covering an LPS box, one voxel of padding."""
         origin = np.asarray(self.origin_mm)
         spacing = np.asarray(self.spacing_mm)
@@ -196,8 +194,8 @@ def paint_vertebra(
 
 
 def _partial_volume(
-    depth_mm: FloatArray, spacing_mm: tuple[float, float, float]
-) -> tuple[FloatArray, FloatArray]:
+    depth_mm: Float64Array, spacing_mm: tuple[float, float, float]
+) -> tuple[Float64Array, Float64Array]:
     """Share of each voxel inside the body and inside its cancellous core (partial volume).
 
     A voxel whose centre lies ``d`` mm inside a locally flat surface holds the share

@@ -10,10 +10,10 @@ import numpy.typing as npt
 
 from fracturelab.errors import InputError
 from fracturelab.synth.anatomy import nominal_size
+from fracturelab.typing import Float64Array
 
 __all__ = ["SpineCurve", "pchip"]
 
-FloatArray = npt.NDArray[np.float64]
 
 #: Sagittal tilt of the superior tangent towards posterior, in degrees at curvature 1, at
 #: anatomical landmarks: cervical lordosis (apex C5), thoracic kyphosis (apex T7), lumbar
@@ -68,7 +68,7 @@ class SpineCurve:
         for upper, lower in itertools.pairwise(sizes):
             step = upper.height_mm / 2 + upper.gap_below_mm + lower.height_mm / 2
             centers.append(centers[-1] + step)
-        self.center_arc_mm: FloatArray = np.asarray(centers, dtype=float)
+        self.center_arc_mm: Float64Array = np.asarray(centers, dtype=float)
 
         anchors = [(self.stack.index(name), deg) for name, deg in SAGITTAL_ANCHORS_DEG.items()]
         self._anchor_q = np.array([q for q, _ in anchors], dtype=float)
@@ -80,10 +80,10 @@ class SpineCurve:
         steps = 0.5 * (tangents[1:] + tangents[:-1]) * _STEP_MM
         positions = np.concatenate([np.zeros((1, 3)), -np.cumsum(steps, axis=0)])
         positions -= np.array([np.interp(0.0, arc, positions[:, i]) for i in range(3)])
-        self._arc: FloatArray = arc
-        self._positions: FloatArray = positions
+        self._arc: Float64Array = arc
+        self._positions: Float64Array = positions
 
-    def tangent(self, arc_mm: npt.ArrayLike) -> FloatArray:
+    def tangent(self, arc_mm: npt.ArrayLike) -> Float64Array:
         """Return the unit tangent pointing superior, shape ``(..., 3)`` for arcs ``(...)``."""
         arc = np.asarray(arc_mm, dtype=float)
         q = np.interp(arc, self.center_arc_mm, np.arange(len(self.stack), dtype=float))
@@ -94,15 +94,15 @@ class SpineCurve:
         )
         return np.asarray(vector, dtype=float)
 
-    def position_mm(self, arc_mm: float) -> FloatArray:
+    def position_mm(self, arc_mm: float) -> Float64Array:
         """Return the LPS point on the curve at an arc length, shape ``(3,)``."""
         return np.array([np.interp(arc_mm, self._arc, self._positions[:, i]) for i in range(3)])
 
-    def center_mm(self, level: str) -> FloatArray:
+    def center_mm(self, level: str) -> Float64Array:
         """Return the LPS centre of a level's vertebral body, shape ``(3,)``."""
         return self.position_mm(float(self.center_arc_mm[self.stack.index(level)]))
 
-    def frame(self, level: str) -> tuple[FloatArray, FloatArray, FloatArray]:
+    def frame(self, level: str) -> tuple[Float64Array, Float64Array, Float64Array]:
         """Return the local right-handed frame of a level at its body centre.
 
         Returns:
@@ -120,7 +120,7 @@ class SpineCurve:
         return right, anterior, superior
 
 
-def pchip(x_known: FloatArray, y_known: FloatArray, x: FloatArray) -> FloatArray:
+def pchip(x_known: Float64Array, y_known: Float64Array, x: Float64Array) -> Float64Array:
     """Monotone piecewise cubic Hermite interpolation (Fritsch-Carlson, as SciPy's PCHIP).
 
     The curve is smooth (continuous first derivative), passes through the known points and

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import difflib
 import math
 import numbers
 from dataclasses import dataclass
 from typing import Literal, cast, get_args
 
+from fracturelab.checks import closest_match
 from fracturelab.errors import InputError
 from fracturelab.spine.levels import LEVELS, level_index
 
@@ -205,6 +205,6 @@ def _parse_severity(item: str, severity: str) -> float:
 
 def _kind_hint(kind: str) -> str:
     allowed = ", ".join(FRACTURE_KINDS)
-    close = difflib.get_close_matches(kind.lower(), FRACTURE_KINDS, n=1, cutoff=0.0)
-    suggestion = f"; did you mean {close[0]!r}?" if close else ""
+    close = closest_match(kind.lower(), FRACTURE_KINDS, cutoff=0.0)
+    suggestion = f"; did you mean {close!r}?" if close else ""
     return f"use one of {allowed}{suggestion}"

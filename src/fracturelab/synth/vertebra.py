@@ -37,11 +37,10 @@ from fracturelab.synth._body import (
 )
 from fracturelab.synth.anatomy import NominalSize
 from fracturelab.synth.fractures import FractureSpec, true_genant_grade
+from fracturelab.typing import BoolArray, Float64Array
 
 __all__ = ["PROCESSES", "TRUTH_DEFINITION", "SyntheticVertebra"]
 
-FloatArray = npt.NDArray[np.float64]
-BoolArray = npt.NDArray[np.bool_]
 
 #: The truth definition in words, as written into ``truth.json``.
 TRUTH_DEFINITION = (
@@ -93,13 +92,13 @@ class SyntheticVertebra:
         level: str,
         *,
         center_mm: npt.ArrayLike,
-        frame: tuple[FloatArray, FloatArray, FloatArray],
+        frame: tuple[Float64Array, Float64Array, Float64Array],
         size: NominalSize,
         fracture: FractureSpec | None = None,
         shape: BodyShape | None = None,
     ) -> None:
         self.level = level
-        self.center_mm: FloatArray = np.asarray(center_mm, dtype=float)
+        self.center_mm: Float64Array = np.asarray(center_mm, dtype=float)
         self.right, self.anterior, self.superior = (np.asarray(v, dtype=float) for v in frame)
         self.height_mm = float(size.height_mm)
         self.semi_width_mm = float(size.semi_width_mm)
@@ -159,7 +158,7 @@ class SyntheticVertebra:
 
     def endplates_mm(
         self, r_mm: npt.ArrayLike, a_mm: npt.ArrayLike
-    ) -> tuple[FloatArray, FloatArray]:
+    ) -> tuple[Float64Array, Float64Array]:
         """Superior and inferior endplate surfaces ``s = top(r, a)``, ``s = bottom(r, a)``, mm.
 
         Defined over the whole footprint and beyond, walls included (see
@@ -188,7 +187,7 @@ class SyntheticVertebra:
         bottom = -0.5 * plane + inferior * normal_dip + dish
         return np.asarray(top, dtype=float), np.asarray(bottom, dtype=float)
 
-    def body_height_mm(self, r_mm: npt.ArrayLike, a_mm: npt.ArrayLike) -> FloatArray:
+    def body_height_mm(self, r_mm: npt.ArrayLike, a_mm: npt.ArrayLike) -> Float64Array:
         """Height ``top(r, a) - bottom(r, a)`` between the endplate surfaces, in mm.
 
         Args:
@@ -266,7 +265,7 @@ class SyntheticVertebra:
         return "normal" if self.genant_grade == 0 else self.kind
 
     @property
-    def canal_center_mm(self) -> FloatArray:
+    def canal_center_mm(self) -> Float64Array:
         """LPS centre of the spinal canal at the level of the body centre, shape ``(3,)``."""
         return np.asarray(self.center_mm + self.canal_offset_mm * self.anterior, dtype=float)
 
@@ -299,7 +298,7 @@ class SyntheticVertebra:
         }
 
     # ------------------------------------------------------------------ voxelisation
-    def world_bounds_mm(self) -> tuple[FloatArray, FloatArray]:
+    def world_bounds_mm(self) -> tuple[Float64Array, Float64Array]:
         """LPS axis-aligned box ``(low, high)`` holding the whole vertebra, each ``(3,)``."""
         r_max, a_min, a_max, s_max = self._extent
         corners = np.array(
@@ -310,8 +309,8 @@ class SyntheticVertebra:
         return world.min(axis=0), world.max(axis=0)
 
     def to_local(
-        self, x_mm: FloatArray, y_mm: FloatArray, z_mm: FloatArray
-    ) -> tuple[FloatArray, FloatArray, FloatArray]:
+        self, x_mm: Float64Array, y_mm: Float64Array, z_mm: Float64Array
+    ) -> tuple[Float64Array, Float64Array, Float64Array]:
         """Local coordinates of the grid of LPS points ``x_mm x y_mm x z_mm``.
 
         Args:
@@ -329,11 +328,11 @@ class SyntheticVertebra:
         r, a, s = ((u[0] * dx + u[1] * dy) + u[2] * dz for u in self._axes())
         return r, a, s
 
-    def _axes(self) -> tuple[FloatArray, FloatArray, FloatArray]:
+    def _axes(self) -> tuple[Float64Array, Float64Array, Float64Array]:
         return self.right, self.anterior, self.superior
 
     def masks(
-        self, r: FloatArray, a: FloatArray, s: FloatArray
+        self, r: Float64Array, a: Float64Array, s: Float64Array
     ) -> tuple[BoolArray, BoolArray, BoolArray]:
         """Which points lie in the cortical shell, the cancellous core and the posterior elements.
 
@@ -368,7 +367,7 @@ class SyntheticVertebra:
         posterior = self._posterior(r, a, s, abs_s) & ~footprint & ~cortical
         return cortical, cancellous, posterior
 
-    def body_depth_mm(self, r: FloatArray, a: FloatArray, s: FloatArray) -> FloatArray:
+    def body_depth_mm(self, r: Float64Array, a: Float64Array, s: Float64Array) -> Float64Array:
         """Signed depth (mm) of points inside the body, rounded rim included; negative outside.
 
         Args:
@@ -386,7 +385,9 @@ class SyntheticVertebra:
         inset = wall_inset_mm(r, a, self.semi_width_mm, self.semi_depth_mm)
         return body_distance_mm(inset, top - s, s - bottom, self.shape.corner_radius_mm)
 
-    def process_mask(self, name: str, r: FloatArray, a: FloatArray, s: FloatArray) -> BoolArray:
+    def process_mask(
+        self, name: str, r: Float64Array, a: Float64Array, s: Float64Array
+    ) -> BoolArray:
         """Points of one posterior process beyond the neural arch and pedicles.
 
         Args:
@@ -411,7 +412,7 @@ class SyntheticVertebra:
         return np.asarray(process & ~arch)
 
     def _posterior(
-        self, r: FloatArray, a: FloatArray, s: FloatArray, abs_s: FloatArray
+        self, r: Float64Array, a: Float64Array, s: Float64Array, abs_s: Float64Array
     ) -> BoolArray:
         parts = self._posterior_parts(r, a, s, abs_s)
         return np.asarray(
@@ -419,7 +420,7 @@ class SyntheticVertebra:
         )
 
     def _posterior_parts(
-        self, r: FloatArray, a: FloatArray, s: FloatArray, abs_s: FloatArray
+        self, r: Float64Array, a: Float64Array, s: Float64Array, abs_s: Float64Array
     ) -> dict[str, BoolArray]:
         height, depth = self.height_mm, self.semi_depth_mm
         radius, arch, a_canal = self.canal_radius_mm, self._arch, self.canal_offset_mm
@@ -456,7 +457,7 @@ class SyntheticVertebra:
             "transverse": np.asarray(transverse & open_canal),
         }
 
-    def _atlas(self, r: FloatArray, a: FloatArray, abs_s: FloatArray) -> BoolArray:
+    def _atlas(self, r: Float64Array, a: Float64Array, abs_s: Float64Array) -> BoolArray:
         outer_width, outer_depth = _ATLAS_OUTER
         offset = a - self.canal_offset_mm
         inside = (r / outer_width) ** 2 + (offset / outer_depth) ** 2 <= 1.0
@@ -470,5 +471,5 @@ class SyntheticVertebra:
         )
 
 
-def _rounded(vector: FloatArray) -> list[float]:
+def _rounded(vector: Float64Array) -> list[float]:
     return [round(float(value), 6) for value in vector]
