@@ -52,7 +52,8 @@ ROLES = ("reader", "admin")
 TASKS = ("spine", "femur")
 #: Reading states.
 STATUSES = ("open", "done")
-#: Genant morphologies; ``normal`` goes with grade 0.
+#: Genant morphologies; ``normal`` goes with grade 0. The spine view takes them from here
+#: (``pages.PAGE_DATA``, written into spine.html), never from a copy of its own.
 MORPHOLOGIES = ("normal", "wedge", "biconcave", "crush")
 
 #: Constraint names spelled out, so SQLite and PostgreSQL schemas (and migrations) agree.

@@ -3,12 +3,14 @@
 A page is its HTML file under :data:`STATIC_DIR` with the parts pages share included as it is
 served: a line ``<!--#include _head.html title="Worklist"-->`` is replaced by the file
 ``_head.html`` with ``{title}`` filled in. Shared parts (names starting with ``_``) are not
-served on their own.
+served on their own. Lists the front end takes from the server are written into the page as
+JSON in an attribute: ``data-morphologies="{{morphologies}}"`` (see :data:`PAGE_DATA`).
 """
 
 from __future__ import annotations
 
 import html
+import json
 import re
 from pathlib import Path, PurePosixPath
 from typing import Annotated
@@ -17,10 +19,11 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
+from fracturelab.workstation.models import MORPHOLOGIES
 from fracturelab.workstation.server.deps import Auth, DbSession, RowId, optional_login
 from fracturelab.workstation.worklist import visible_case
 
-__all__ = ["PUBLIC_STATIC", "STATIC_DIR", "render_page", "router"]
+__all__ = ["PAGE_DATA", "PUBLIC_STATIC", "STATIC_DIR", "render_page", "router"]
 
 router = APIRouter()
 
@@ -43,12 +46,20 @@ _INCLUDE = re.compile(
     r'^ *<!--#include (?P<name>_[a-z-]+\.html)(?P<args>(?: [a-z]+="[^"]*")*)-->\n', re.MULTILINE
 )
 _ARGUMENT = re.compile(r' (?P<key>[a-z]+)="(?P<value>[^"]*)"')
+_VALUE = re.compile(r"\{\{(?P<key>[a-z_]+)\}\}")
+
+#: Values a page may carry for its script, each written as ``{{name}}`` in the page and
+#: served as HTML-escaped JSON (the spine view's morphology choices come from here).
+PAGE_DATA: dict[str, list[str]] = {"morphologies": list(MORPHOLOGIES)}
 
 MaybeAuth = Annotated[Auth | None, Depends(optional_login)]
 
 
 def render_page(name: str) -> str:
-    """The page ``name`` (a file under :data:`STATIC_DIR`) with its shared parts included."""
+    """The page ``name`` (a file under :data:`STATIC_DIR`) with its shared parts included.
+
+    ``{{key}}`` of :data:`PAGE_DATA` becomes that value as JSON, escaped for an attribute.
+    """
 
     def include(match: re.Match[str]) -> str:
         text = (STATIC_DIR / match["name"]).read_text(encoding="utf-8")
@@ -56,7 +67,11 @@ def render_page(name: str) -> str:
             text = text.replace("{" + argument["key"] + "}", argument["value"])
         return text
 
-    return _INCLUDE.sub(include, (STATIC_DIR / name).read_text(encoding="utf-8"))
+    def value(match: re.Match[str]) -> str:
+        return html.escape(json.dumps(PAGE_DATA[match["key"]]), quote=True)
+
+    page = _INCLUDE.sub(include, (STATIC_DIR / name).read_text(encoding="utf-8"))
+    return _VALUE.sub(value, page)
 
 
 def _page(name: str) -> HTMLResponse:
