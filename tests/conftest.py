@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from fracturelab.femur.experiment import ExperimentResult, run_experiment
+from fracturelab.femur.experiment import run_experiment
+from fracturelab.femur.result import ExperimentResult
 from tests.femur.builders import TINY
 
 

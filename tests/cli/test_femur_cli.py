@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from fracturelab.cli.main import app
 from fracturelab.femur.result import ExperimentResult
-from tests.cli.test_spine_cli import _one_line_error, unusable_out
+from tests.cli.helpers import one_line_error, unusable_out
 from tests.femur.builders import balanced_rows, write_manifest
 
 runner = CliRunner(env={"COLUMNS": "400"})  # no wrapping of long temporary paths
@@ -70,7 +70,7 @@ def test_unreadable_image(tiny_run: ExperimentResult, tmp_path: Path) -> None:
         app, ["femur", "predict", str(bad), "--model", str(tiny_run.out / "models" / "best"),
               "--out", str(tmp_path / "out")]
     )  # fmt: skip
-    _one_line_error(result, "broken.png")
+    one_line_error(result, "broken.png")
     assert not (tmp_path / "out").exists()
 
 
@@ -81,7 +81,7 @@ def test_volume_given_as_radiograph(tiny_run: ExperimentResult, tmp_path: Path) 
         app, ["femur", "predict", str(volume), "--model", str(tiny_run.out / "models" / "best"),
               "--out", str(tmp_path / "out")]
     )  # fmt: skip
-    _one_line_error(result, "ct.nii.gz", "3D")
+    one_line_error(result, "ct.nii.gz", "3D")
 
 
 def test_model_folder_from_another_task(tiny_run: ExperimentResult, tmp_path: Path) -> None:
@@ -93,7 +93,7 @@ def test_model_folder_from_another_task(tiny_run: ExperimentResult, tmp_path: Pa
     result = runner.invoke(
         app, ["femur", "predict", str(image), "--model", str(folder), "--out", str(tmp_path)]
     )
-    _one_line_error(result, "spine-fracture", "femur-aff")
+    one_line_error(result, "spine-fracture", "femur-aff")
 
 
 def test_folder_without_model(tmp_path: Path) -> None:
@@ -101,7 +101,7 @@ def test_folder_without_model(tmp_path: Path) -> None:
     result = runner.invoke(
         app, ["femur", "predict", str(image), "--model", str(tmp_path), "--out", str(tmp_path)]
     )
-    _one_line_error(result, "no model.json")
+    one_line_error(result, "no model.json")
 
 
 def test_model_weights_that_do_not_fit(tiny_run: ExperimentResult, tmp_path: Path) -> None:
@@ -113,7 +113,7 @@ def test_model_weights_that_do_not_fit(tiny_run: ExperimentResult, tmp_path: Pat
     result = runner.invoke(
         app, ["femur", "predict", str(image), "--model", str(folder), "--out", str(tmp_path)]
     )
-    _one_line_error(result, "does not fit")
+    one_line_error(result, "does not fit")
 
 
 def _experiment(manifest: Path, out: Path):
@@ -126,20 +126,20 @@ def _experiment(manifest: Path, out: Path):
 def test_empty_manifest(tmp_path: Path) -> None:
     manifest = tmp_path / "manifest.csv"
     manifest.write_text("")
-    _one_line_error(_experiment(manifest, tmp_path / "run"), "manifest.csv", "empty")
+    one_line_error(_experiment(manifest, tmp_path / "run"), "manifest.csv", "empty")
     assert not (tmp_path / "run").exists()
 
 
 def test_manifest_with_one_class(tmp_path: Path) -> None:
     rows = [row | {"label": "AFF"} for row in balanced_rows(8)]
     manifest = write_manifest(tmp_path, rows)
-    _one_line_error(_experiment(manifest, tmp_path / "run"), "every labelled image is AFF")
+    one_line_error(_experiment(manifest, tmp_path / "run"), "every labelled image is AFF")
     assert not (tmp_path / "run").exists()
 
 
 def test_manifest_with_a_missing_column(tmp_path: Path) -> None:
     manifest = write_manifest(tmp_path, [], header="image,patient,label")
-    _one_line_error(_experiment(manifest, tmp_path / "run"), "lacks the column")
+    one_line_error(_experiment(manifest, tmp_path / "run"), "lacks the column")
 
 
 def test_bad_backbone_suggests_the_closest(tmp_path: Path) -> None:
@@ -148,7 +148,7 @@ def test_bad_backbone_suggests_the_closest(tmp_path: Path) -> None:
         app, ["femur", "experiment", "--manifest", str(manifest), "--out", str(tmp_path / "r"),
               "--backbones", "cnn,vitt"]
     )  # fmt: skip
-    _one_line_error(result, "'vitt'", "did you mean 'vit'")
+    one_line_error(result, "'vitt'", "did you mean 'vit'")
 
 
 @pytest.mark.parametrize("problem", ["file", "below a file", "not writable"])
@@ -161,14 +161,14 @@ def test_predict_refuses_an_unusable_out_before_any_work(
         app, ["femur", "predict", str(image), "--model", str(tiny_run.out / "models" / "best"),
               "--out", str(out), "--device", "cpu"]
     )  # fmt: skip
-    _one_line_error(result, f"error: --out {out}: ")
+    one_line_error(result, f"error: --out {out}: ")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["taken"]
     assert blocker.read_text() == "x"
     # Checked first: a missing model folder is not even looked at.
     result = runner.invoke(
         app, ["femur", "predict", str(image), "--model", str(tmp_path / "none"), "--out", str(out)]
     )
-    _one_line_error(result, f"error: --out {out}: ")
+    one_line_error(result, f"error: --out {out}: ")
 
 
 @pytest.mark.parametrize("problem", ["file", "below a file", "not writable"])
@@ -178,7 +178,7 @@ def test_experiment_refuses_an_unusable_out_before_any_work(
     (tmp_path / "data").mkdir()
     manifest = write_manifest(tmp_path / "data", balanced_rows(8))
     blocker, out = unusable_out(tmp_path, monkeypatch, problem)
-    _one_line_error(_experiment(manifest, out), f"error: --out {out}: ")
+    one_line_error(_experiment(manifest, out), f"error: --out {out}: ")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["data", "taken"]
     assert blocker.read_text() == "x"
 
@@ -208,7 +208,7 @@ def test_experiment_messages_name_the_options(
         app, ["femur", "experiment", "--manifest", str(manifest), "--out", str(tmp_path / "run"),
               "--folds", "2", "--model-size", "tiny", "--max-steps", "1", *args]
     )  # fmt: skip
-    _one_line_error(result, expected)
+    one_line_error(result, expected)
     assert not re.search(r"\w_\w|\w=", result.stderr.replace(str(tmp_path), "")), result.stderr
 
 
@@ -219,18 +219,18 @@ def test_predict_messages_name_the_options(tiny_run: ExperimentResult, tmp_path:
         app, ["femur", "predict", str(image), "--model", model, "--out", str(tmp_path / "o"),
               "--pixel-spacing", "-1"]
     )  # fmt: skip
-    _one_line_error(result, "error: --pixel-spacing -1 is not valid")
+    one_line_error(result, "error: --pixel-spacing -1 is not valid")
     result = runner.invoke(
         app, ["femur", "predict", str(image), "--model", model, "--out", str(tmp_path / "o"),
               "--device", "tpu"]
     )  # fmt: skip
-    _one_line_error(result, "error: --device 'tpu' is not valid")
+    one_line_error(result, "error: --device 'tpu' is not valid")
     volume = tmp_path / "ct.nii.gz"
     sitk.WriteImage(sitk.GetImageFromArray(np.zeros((4, 5, 6), np.int16)), str(volume))
     result = runner.invoke(
         app, ["femur", "predict", str(volume), "--model", model, "--out", str(tmp_path / "o")]
     )
-    _one_line_error(result, "3D")
+    one_line_error(result, "3D")
     assert "read_volume" not in result.stderr
     assert not (tmp_path / "o").exists()
 
@@ -246,7 +246,7 @@ def test_predict_refuses_a_ct_slice_unless_allowed(
     result = runner.invoke(
         app, ["femur", "predict", str(ct), "--model", model, "--out", str(tmp_path / "o")]
     )
-    _one_line_error(result, str(ct), "modality CT", "--allow-modality CT")
+    one_line_error(result, str(ct), "modality CT", "--allow-modality CT")
     assert not (tmp_path / "o").exists() and "P(AFF)" not in result.output
     result = runner.invoke(
         app, ["femur", "predict", str(ct), "--model", model, "--out", str(tmp_path / "o"),
@@ -262,7 +262,7 @@ def test_allow_modality_must_be_a_code(tiny_run: ExperimentResult, tmp_path: Pat
         app, ["femur", "predict", str(image), "--model", str(tiny_run.out / "models" / "best"),
               "--out", str(tmp_path / "o"), "--allow-modality", "ct"]
     )  # fmt: skip
-    _one_line_error(result, "--allow-modality 'ct'", "did you mean CT?")
+    one_line_error(result, "--allow-modality 'ct'", "did you mean CT?")
 
 
 def test_experiment_refuses_ct_images_in_the_manifest(tmp_path: Path) -> None:
@@ -273,7 +273,7 @@ def test_experiment_refuses_ct_images_in_the_manifest(tmp_path: Path) -> None:
     ct = write_slice(tmp_path / "images" / "ct.dcm", np.zeros((40, 30)), "CT")
     rows[0] = rows[0] | {"image": "images/ct.dcm", "make_image": False}
     manifest = write_manifest(tmp_path, rows)
-    _one_line_error(
+    one_line_error(
         _experiment(manifest, tmp_path / "run"),
         "manifest.csv",
         "not a radiograph",

@@ -10,8 +10,13 @@ from typer.testing import CliRunner
 from fracturelab.cli.main import app
 from fracturelab.imaging import read_volume, write_volume
 from fracturelab.synth import make_spine_phantom
+from tests.cli.helpers import one_line_error, unusable_out
 
 runner = CliRunner(env={"COLUMNS": "400"})  # no wrapping of long temporary paths
+
+#: The old name, still imported by tests/workstation/test_cli_users.py: new code imports
+#: ``one_line_error`` (and ``unusable_out``) from tests/cli/helpers.py.
+_one_line_error = one_line_error
 
 
 @pytest.fixture(scope="module")
@@ -27,28 +32,6 @@ def phantom_files(tmp_path_factory):
 def _analyze(ct, labels, out, *extra):
     args = ["spine", "analyze", "--ct", str(ct), "--vertebrae", str(labels), "--out", str(out)]
     return runner.invoke(app, [*args, *extra])
-
-
-def _one_line_error(result, *fragments):
-    assert result.exit_code == 2, result.output
-    lines = [line for line in result.output.splitlines() if line.strip()]
-    errors = [line for line in lines if line.startswith("error: ")]
-    assert len(errors) == 1, result.output
-    for fragment in fragments:
-        assert fragment in errors[0], errors[0]
-    assert "Traceback" not in result.output
-
-
-def unusable_out(tmp_path, monkeypatch, problem):
-    """A file ``taken`` and an ``--out`` with ``problem``: a file, below a file, not writable."""
-    import os
-
-    blocker = tmp_path / "taken"
-    blocker.write_text("x")
-    out = {"file": blocker, "below a file": blocker / "sub", "not writable": tmp_path / "o"}
-    if problem == "not writable":  # root ignores permission bits: answer as a read-only folder
-        monkeypatch.setattr(os, "access", lambda path, mode: not mode & os.W_OK)
-    return blocker, out[problem]
 
 
 def test_analyze_writes_json_csv_and_overview(phantom_files, tmp_path):
@@ -75,7 +58,7 @@ def test_analyze_writes_json_csv_and_overview(phantom_files, tmp_path):
 def test_missing_file(phantom_files, tmp_path):
     paths, _ = phantom_files
     result = _analyze(tmp_path / "nope.nii.gz", paths["vertebrae"], tmp_path / "out")
-    _one_line_error(result, "nope.nii.gz", "no such file")
+    one_line_error(result, "nope.nii.gz", "no such file")
     assert not (tmp_path / "out").exists()
 
 
@@ -84,7 +67,7 @@ def test_unreadable_file(phantom_files, tmp_path):
     bad = tmp_path / "broken.nii.gz"
     bad.write_bytes(b"\x00" * 100)
     result = _analyze(bad, paths["vertebrae"], tmp_path / "out")
-    _one_line_error(result, "broken.nii.gz", "cannot be read")
+    one_line_error(result, "broken.nii.gz", "cannot be read")
 
 
 def test_label_map_on_another_grid_offers_resampling(phantom_files, tmp_path):
@@ -103,7 +86,7 @@ def test_label_map_on_another_grid_offers_resampling(phantom_files, tmp_path):
     coarse = tmp_path / "coarse.nii.gz"
     sitk.WriteImage(image, str(coarse))
     result = _analyze(paths["ct"], coarse, tmp_path / "out")
-    _one_line_error(result, "coarse.nii.gz", "--resample-labels")
+    one_line_error(result, "coarse.nii.gz", "--resample-labels")
     result = _analyze(paths["ct"], coarse, tmp_path / "out", "--resample-labels", "--no-overview")
     assert result.exit_code == 0, result.output
 
@@ -112,14 +95,14 @@ def test_two_dimensional_image(phantom_files, tmp_path):
     paths, _ = phantom_files
     flat = tmp_path / "flat.nii.gz"
     sitk.WriteImage(sitk.Image(64, 64, sitk.sitkInt16), str(flat))
-    _one_line_error(_analyze(flat, paths["vertebrae"], tmp_path / "out"), "flat.nii.gz", "2D")
+    one_line_error(_analyze(flat, paths["vertebrae"], tmp_path / "out"), "flat.nii.gz", "2D")
 
 
 def test_empty_label_map(phantom_files, tmp_path):
     paths, _ = phantom_files
     labels = read_volume(paths["vertebrae"])
     empty = write_volume(labels.with_array(np.zeros(labels.shape, np.uint8)), tmp_path / "e.nii.gz")
-    _one_line_error(_analyze(paths["ct"], empty, tmp_path / "out"), "e.nii.gz", "is empty")
+    one_line_error(_analyze(paths["ct"], empty, tmp_path / "out"), "e.nii.gz", "is empty")
 
 
 def test_labels_matching_no_convention(phantom_files, tmp_path):
@@ -127,7 +110,7 @@ def test_labels_matching_no_convention(phantom_files, tmp_path):
     labels = read_volume(paths["vertebrae"])
     odd = labels.with_array(np.where(labels.array > 0, labels.array.astype(np.uint16) + 500, 0))
     path = write_volume(odd, tmp_path / "odd.nii.gz")
-    _one_line_error(_analyze(paths["ct"], path, tmp_path / "out"), "match no known convention")
+    one_line_error(_analyze(paths["ct"], path, tmp_path / "out"), "match no known convention")
 
 
 def test_label_map_without_vertebrae(phantom_files, tmp_path):
@@ -136,20 +119,20 @@ def test_label_map_without_vertebrae(phantom_files, tmp_path):
     organs = labels.with_array(np.where(labels.array > 0, 5, 0).astype(np.uint8))
     organs.array[0, 0, 0] = 90  # an organ label only TotalSegmentator uses
     path = write_volume(organs, tmp_path / "organs.nii.gz")
-    _one_line_error(_analyze(paths["ct"], path, tmp_path / "out"), "organs.nii.gz", "no vertebra")
+    one_line_error(_analyze(paths["ct"], path, tmp_path / "out"), "organs.nii.gz", "no vertebra")
 
 
 def test_non_integer_labels(phantom_files, tmp_path):
     paths, _ = phantom_files
     labels = read_volume(paths["vertebrae"])
     soft = write_volume(labels.with_array(labels.array * np.float32(0.3)), tmp_path / "p.nii.gz")
-    _one_line_error(_analyze(paths["ct"], soft, tmp_path / "out"), "p.nii.gz", "non-integer")
+    one_line_error(_analyze(paths["ct"], soft, tmp_path / "out"), "p.nii.gz", "non-integer")
 
 
 def test_unknown_convention_suggests_the_closest(phantom_files, tmp_path):
     paths, _ = phantom_files
     result = _analyze(paths["ct"], paths["vertebrae"], tmp_path / "out", "--labels", "vers")
-    _one_line_error(result, "did you mean 'verse'")
+    one_line_error(result, "did you mean 'verse'")
 
 
 def test_whole_spine_body_mask_is_refused(tmp_path):
@@ -160,7 +143,7 @@ def test_whole_spine_body_mask_is_refused(tmp_path):
         pytest.skip("../shared/data is absent")
     body = folder / "totalseg_vertebrae_body.nii.gz"
     result = _analyze(folder / "ct.nii.gz", body, tmp_path / "out")
-    _one_line_error(result, str(body), "label 1", "297,135 mm3", "per-vertebra label map")
+    one_line_error(result, str(body), "label 1", "297,135 mm3", "per-vertebra label map")
     assert not (tmp_path / "out").exists()
 
 
@@ -193,7 +176,7 @@ def test_unusable_out_is_refused_before_any_work(phantom_files, tmp_path, monkey
     blocker, out = unusable_out(tmp_path, monkeypatch, problem)
     # A CT that does not exist: the --out error must come first, before reading anything.
     result = _analyze(tmp_path / "missing-ct.nii.gz", paths["vertebrae"], out)
-    _one_line_error(result, f"error: --out {out}: ")
+    one_line_error(result, f"error: --out {out}: ")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["taken"]
     assert blocker.read_text() == "x"
 
@@ -209,7 +192,7 @@ def test_mr_series_is_refused_as_ct_unless_allowed(phantom_files, tmp_path):
         spacing_mm=ct.spacing_mm, origin_mm=ct.origin_mm,
     )  # fmt: skip
     result = _analyze(series, paths["vertebrae"], tmp_path / "out")
-    _one_line_error(result, str(series), "MR", "--allow-modality MR")
+    one_line_error(result, str(series), "MR", "--allow-modality MR")
     assert not (tmp_path / "out").exists()
     result = _analyze(series, paths["vertebrae"], tmp_path / "out", "--allow-modality", "MR")
     assert result.exit_code == 0, result.output

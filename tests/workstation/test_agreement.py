@@ -23,7 +23,7 @@ from fracturelab.workstation.agreement import (
 from fracturelab.workstation.db import Database
 from fracturelab.workstation.models import Case, User
 from fracturelab.workstation.users import add_user
-from tests.workstation.test_exporter import _read
+from tests.workstation.helpers import read_case
 
 LEVELS = ("T11", "T12", "L1", "L2", "L3", "L4")
 # Six levels graded by all three readers (two cases of three levels each).
@@ -71,7 +71,7 @@ def _read_spine(
     answers = [{LEVELS[k]: _grade(grades[3 * i + k]) for k in range(3)} for i in range(2)]
     answers[1].update(extra or {})
     for case, values in zip(cases, answers, strict=True):
-        _read(session, case, user, values, done=done)
+        read_case(session, case, user, values, done=done)
 
 
 @pytest.fixture
@@ -164,12 +164,12 @@ def test_spine_too_few_readers_or_common_levels(
         spine_agreement(session)
     with database.transaction() as session:
         cases = _spine_cases(session)
-        _read(session, cases[0], people["alice"], {"L1": _grade(1), "L2": _grade(2)})
-        _read(session, cases[0], people["bob"], {"L1": _grade(1), "L2": _grade(0)}, done=False)
+        read_case(session, cases[0], people["alice"], {"L1": _grade(1), "L2": _grade(2)})
+        read_case(session, cases[0], people["bob"], {"L1": _grade(1), "L2": _grade(0)}, done=False)
     with database.session() as session, pytest.raises(InputError, match=r"found 1 \(alice\)"):
         spine_agreement(session)
     with database.transaction() as session:
-        _read(session, cases[0], carol, {"L1": _grade(1), "L3": _grade(2)})
+        read_case(session, cases[0], carol, {"L1": _grade(1), "L3": _grade(2)})
     with database.session() as session, pytest.raises(InputError, match="no two readers graded"):
         spine_agreement(session)
     with database.session() as session, pytest.raises(InputError, match="did you mean 'spine'"):
@@ -203,8 +203,8 @@ def _femur(database: Database, people: dict[str, User], spacing: dict[str, float
                         pixel_spacing_mm=spacing.get(name, 0.5))  # fmt: skip
             session.add(case)
             session.flush()
-            _read(session, case, people["alice"], {"fracture": alice})
-            _read(session, case, people["bob"], {"fracture": bob})
+            read_case(session, case, people["alice"], {"fracture": alice})
+            read_case(session, case, people["bob"], {"fracture": bob})
 
 
 def test_femur_labels_and_centre_distances_in_mm(
@@ -248,7 +248,7 @@ def test_femur_needs_two_readers(database: Database, people: dict[str, User]) ->
         case = Case(task="femur", name="f1", image_path="/data/f1.png")
         session.add(case)
         session.flush()
-        _read(session, case, people["alice"], {"fracture": {"label": "AFF"}})
+        read_case(session, case, people["alice"], {"fracture": {"label": "AFF"}})
     with database.session() as session, pytest.raises(InputError, match="at least 2 readers"):
         femur_agreement(session)
 

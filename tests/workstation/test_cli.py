@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 
 from fracturelab.cli.main import app
 from fracturelab.workstation.settings import DB_ENV
-from tests.cli.test_spine_cli import _one_line_error
+from tests.cli.helpers import one_line_error
 
 runner = CliRunner(env={"COLUMNS": "400"})  # no wrapping of long temporary paths
 
@@ -42,13 +42,13 @@ def test_users_from_stdin_and_prompt(db: str) -> None:
     assert "boss" in listing and "admin" in listing and "alice" in listing
     result = runner.invoke(app, ["workstation", "user", "add", "alice", "--password-stdin",
                                  "--db", db], input="whatever-pass\n")  # fmt: skip
-    _one_line_error(result, "user 'alice' already exists")
+    one_line_error(result, "user 'alice' already exists")
 
 
 def test_unknown_role_is_one_line(db: str) -> None:
     command = ["user", "add", "carol", "--role", "radiologist", "--password-stdin", "--db", db]
     result = runner.invoke(app, ["workstation", *command], input="password123\n")
-    _one_line_error(result, "role 'radiologist' is not known", "reader or admin")
+    one_line_error(result, "role 'radiologist' is not known", "reader or admin")
 
 
 def test_bad_or_missing_database_is_one_line(
@@ -56,18 +56,18 @@ def test_bad_or_missing_database_is_one_line(
 ) -> None:
     monkeypatch.delenv(DB_ENV, raising=False)
     result = runner.invoke(app, ["workstation", "init", "--db", "sqllite:///labels.db"])
-    _one_line_error(result, "did you mean sqlite://")
+    one_line_error(result, "did you mean sqlite://")
     result = runner.invoke(app, ["workstation", "user", "list"])
-    _one_line_error(result, "--db sqlite:///labels.db", DB_ENV)
+    one_line_error(result, "--db sqlite:///labels.db", DB_ENV)
     monkeypatch.setenv(DB_ENV, f"sqlite:///{tmp_path / 'fresh.db'}")
     result = runner.invoke(app, ["workstation", "user", "list"])
-    _one_line_error(result, "not initialised", "fracturelab workstation init")
+    one_line_error(result, "not initialised", "fracturelab workstation init")
 
 
 def test_missing_manifest_is_one_line(db: str, tmp_path: Path) -> None:
     result = runner.invoke(app, ["workstation", "import", "femur", "--manifest",
                                  str(tmp_path / "nope.csv"), "--db", db])  # fmt: skip
-    _one_line_error(result, "nope.csv does not exist")
+    one_line_error(result, "nope.csv does not exist")
 
 
 def test_import_assign_and_export_femur(
@@ -94,10 +94,10 @@ def test_import_assign_and_export_femur(
     )
     result = runner.invoke(app, ["workstation", "assign", "--task", "femur", "--reader",
                                  "alice", "--case", "images/nope.png"])  # fmt: skip
-    _one_line_error(result, "no femur case 'images/nope.png'")
+    one_line_error(result, "no femur case 'images/nope.png'")
     result = runner.invoke(app, ["workstation", "assign", "--task", "femru", "--reader", "alice",
                                  "--all-cases"])  # fmt: skip
-    _one_line_error(result, "did you mean 'femur'")
+    one_line_error(result, "did you mean 'femur'")
     out = tmp_path / "export.csv"
     output = _ok("export", "--task", "femur", "--out", str(out), "--reader", "alice")
     assert "Wrote 0 row(s)" in output
@@ -108,7 +108,7 @@ def test_import_spine_command(db: str, tmp_path: Path) -> None:
     result = runner.invoke(app, ["workstation", "import", "spine", "--ct-dir",
                                  str(tmp_path / "cts"), "--vertebrae-dir", str(tmp_path),
                                  "--db", db])  # fmt: skip
-    _one_line_error(result, "--ct-dir", "does not exist")
+    one_line_error(result, "--ct-dir", "does not exist")
 
 
 def test_fracturelab_help_lists_workstation() -> None:
@@ -160,7 +160,7 @@ def test_agreement_command_prints_and_writes(
     assert f"{9 / 13:.3f}" in output
     assert (out / "agreement.csv").read_text().startswith("reader_a,reader_b,n_levels,")
     femur = runner.invoke(app, ["workstation", "agreement", "--task", "femur", "--db", db])
-    _one_line_error(femur, "at least 2 readers", "found none")
+    one_line_error(femur, "at least 2 readers", "found none")
 
 
 def test_agreement_with_one_reader_is_one_line(
@@ -169,10 +169,10 @@ def test_agreement_with_one_reader_is_one_line(
     _two_spine_readers(db, monkeypatch, bob=False)
     result = runner.invoke(app, ["workstation", "agreement", "--task", "spine", "--db", db,
                                  "--out", str(tmp_path / "out")])  # fmt: skip
-    _one_line_error(result, "at least 2 readers", "found 1 (alice)")
+    one_line_error(result, "at least 2 readers", "found 1 (alice)")
     assert not (tmp_path / "out").exists()
     result = runner.invoke(app, ["workstation", "agreement", "--task", "knee", "--db", db])
-    _one_line_error(result, "task 'knee' is not known")
+    one_line_error(result, "task 'knee' is not known")
 
 
 def test_serve_help_lists_options() -> None:
@@ -190,9 +190,9 @@ def test_serve_on_an_uninitialised_database_is_one_line(
     monkeypatch.delenv(DB_ENV, raising=False)
     url = f"sqlite:///{tmp_path / 'empty.db'}"
     result = runner.invoke(app, ["workstation", "serve", "--db", url, "--port", "8765"])
-    _one_line_error(result, "not initialised", "fracturelab workstation init")
+    one_line_error(result, "not initialised", "fracturelab workstation init")
     result = runner.invoke(app, ["workstation", "serve", "--port", "8765"])
-    _one_line_error(result, "no database given", DB_ENV)
+    one_line_error(result, "no database given", DB_ENV)
     result = runner.invoke(app, ["workstation", "serve", "--db", url, "--port", "0"])
     assert result.exit_code == 2 and "Traceback" not in result.output
 
@@ -243,14 +243,14 @@ def test_demo_prints_the_passwords_it_stored_and_refuses_to_overwrite(
         assert f"user {name}  password {password}" in printed
     assert f"fracturelab workstation serve --db sqlite:///{out / 'labels.db'}" in printed
     again = runner.invoke(app, ["workstation", "demo", "--out", str(out)])
-    _one_line_error(again, "labels.db already exists", "give a new folder")
+    one_line_error(again, "labels.db already exists", "give a new folder")
 
 
 def test_serve_refuses_a_file_as_cache_folder(db: str, tmp_path: Path) -> None:
     taken = tmp_path / "cache.txt"
     taken.write_text("not a folder")
     result = runner.invoke(app, ["workstation", "serve", "--db", db, "--cache-dir", str(taken)])
-    _one_line_error(result, "--cache-dir", "is a file", "give a folder")
+    one_line_error(result, "--cache-dir", "is a file", "give a folder")
 
 
 @pytest.mark.parametrize("content", ["file", "folder with files"])
@@ -262,7 +262,7 @@ def test_demo_refuses_a_file_or_a_folder_that_holds_files(tmp_path: Path, conten
         out.mkdir()
         (out / "notes.txt").write_text("keep me")
     result = runner.invoke(app, ["workstation", "demo", "--out", str(out)])
-    _one_line_error(result, str(out), "give a new or empty folder")
+    one_line_error(result, str(out), "give a new or empty folder")
     if content != "file":
         assert sorted(p.name for p in out.iterdir()) == ["notes.txt"]  # nothing written
 
@@ -270,7 +270,7 @@ def test_demo_refuses_a_file_or_a_folder_that_holds_files(tmp_path: Path, conten
 def test_user_add_refuses_an_unknown_role_before_asking_for_a_password(db: str) -> None:
     result = runner.invoke(app, ["workstation", "user", "add", "carol", "--role", "superuser",
                                  "--db", db], input="password123\npassword123\n")  # fmt: skip
-    _one_line_error(result, "--role 'superuser' is not known", "reader or admin")
+    one_line_error(result, "--role 'superuser' is not known", "reader or admin")
     assert "Password" not in result.output  # no prompt at all
 
 
@@ -283,7 +283,7 @@ def test_commands_on_a_missing_database_file_leave_no_file(
                     ["user", "add", "carol", "--password-stdin"]):  # fmt: skip
         result = runner.invoke(app, ["workstation", *command, "--db", f"sqlite:///{path}"],
                                input="password123\n")  # fmt: skip
-        _one_line_error(result, "not initialised", "fracturelab workstation init")
+        one_line_error(result, "not initialised", "fracturelab workstation init")
         assert not path.exists(), command
 
 
@@ -294,7 +294,7 @@ def test_serve_refuses_untrusted_proxy_settings_in_one_line(db: str) -> None:
         ("--allowed-host", "*", "not a host name"),
     ):
         result = runner.invoke(app, ["workstation", "serve", "--db", db, option, value])
-        _one_line_error(result, f"{option} {value!r}", fragment)
+        one_line_error(result, f"{option} {value!r}", fragment)
 
 
 def test_import_spine_says_which_files_it_skipped(db: str, tmp_path: Path) -> None:
@@ -320,4 +320,4 @@ def test_import_spine_says_which_files_it_skipped(db: str, tmp_path: Path) -> No
     (cts / "case1.nii.gz").unlink()
     result = runner.invoke(app, ["workstation", "import", "spine", "--ct-dir", str(cts),
                                  "--vertebrae-dir", str(masks), "--db", db])  # fmt: skip
-    _one_line_error(result, "holds no CT (skipped scout.png")
+    one_line_error(result, "holds no CT (skipped scout.png")

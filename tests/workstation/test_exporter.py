@@ -13,7 +13,7 @@ from fracturelab.workstation.exporter import FEMUR_COLUMNS, export_femur, export
 from fracturelab.workstation.models import Case, User
 from fracturelab.workstation.users import add_user
 from fracturelab.workstation.worklist import open_reading, set_reference
-from tests.workstation.helpers import read_case as _read
+from tests.workstation.helpers import read_case
 
 
 def _rows(path: Path) -> list[dict[str, str]]:
@@ -43,11 +43,11 @@ def test_spine_export_per_reader_majority_median_and_reference(
         session.flush()
         users = _users(session)
         wedge = {"morphology": "wedge"}
-        _read(session, case, users["r1"], {"L1": {"genant_grade": 2, **wedge},
+        read_case(session, case, users["r1"], {"L1": {"genant_grade": 2, **wedge},
                                            "T12": {"genant_grade": 0}})  # fmt: skip
-        _read(session, case, users["r2"], {"L1": {"genant_grade": 2, "morphology": "crush"},
+        read_case(session, case, users["r2"], {"L1": {"genant_grade": 2, "morphology": "crush"},
                                            "T12": {"not_assessable": True}})  # fmt: skip
-        _read(session, case, users["r3"], {"L1": {"genant_grade": 3, **wedge},
+        read_case(session, case, users["r3"], {"L1": {"genant_grade": 3, **wedge},
                                            "T12": {"genant_grade": 1, **wedge}})  # fmt: skip
         reference = open_reading(session, case, users["r3"])
         set_reference(session, reference, users["admin"])
@@ -99,7 +99,7 @@ def test_spine_open_readings_do_not_count(
         case = Case(task="spine", name="c", image_path="/x/c.nii.gz", labels_path="/x/m.nii.gz")
         session.add(case)
         session.flush()
-        _read(session, case, _users(session)["r1"], {"L1": {"genant_grade": 1}}, done=False)
+        read_case(session, case, _users(session)["r1"], {"L1": {"genant_grade": 1}}, done=False)
     with database.session() as session:
         summary = export_spine(session, tmp_path / "s.csv")
     assert summary.rows == 0 and summary.skipped == ["c: no finished reading"]
@@ -124,25 +124,25 @@ def femur_cases(database: Database, readers: list[str], tmp_path: Path) -> Path:
             session.flush()
         cases = {c.name: c for c in session.query(Case)}
         a, b, c = cases["images/a.png"], cases["images/b.png"], cases["images/c.png"]
-        _read(
+        read_case(
             session, a, users["r1"], {"fracture": {"center_x": 10, "center_y": 20, "label": "AFF"}}
         )
-        _read(
+        read_case(
             session, a, users["r2"], {"fracture": {"center_x": 30, "center_y": 40, "label": "AFF"}}
         )
-        _read(
+        read_case(
             session, a, users["r3"], {"fracture": {"center_x": 50, "center_y": 0, "label": "NFF"}}
         )
-        _read(
+        read_case(
             session,
             b,
             users["r1"],
             {"fracture": {"center_x": 100.25, "center_y": 50.5, "label": "NFF"}},
         )
-        _read(
+        read_case(
             session, b, users["r2"], {"fracture": {"center_x": 90, "center_y": 60, "label": "AFF"}}
         )
-        _read(session, c, users["r1"], {"fracture": {"not_assessable": True}})
+        read_case(session, c, users["r1"], {"fracture": {"not_assessable": True}})
         set_reference(session, open_reading(session, a, users["r3"]), users["admin"])
     return tmp_path
 

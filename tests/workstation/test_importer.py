@@ -85,8 +85,8 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     import torch
 
     from fracturelab.femur.bundle import FemurModel
-    from fracturelab.femur.data import PatchGeometry
     from fracturelab.femur.networks import build_classifier, build_localizer
+    from fracturelab.femur.presets import PatchGeometry
 
     torch.manual_seed(0)
     model = FemurModel(
