@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session, selectinload
 from fracturelab.checks import closest_match
 from fracturelab.errors import InputError
 from fracturelab.femur.contract import MANIFEST_COLUMNS
-from fracturelab.outputs import csv_text, write_csv
+from fracturelab.outputs import write_csv
 from fracturelab.workstation.answers import FEMUR_KEY
 from fracturelab.workstation.models import Case, Reading
 from fracturelab.workstation.users import get_user
@@ -43,7 +43,6 @@ __all__ = [
     "FEMUR_COLUMNS",
     "SPINE_COLUMNS",
     "ExportSummary",
-    "csv_text",
     "export_femur",
     "export_spine",
     "gather_readings",
