@@ -9,6 +9,10 @@ The import graph is read from the source with :mod:`ast`, without importing anyt
   of heavy third-party libraries, and the CLI's lazy imports of lower layers, cannot close a
   cycle and are not affected;
 - layering: every import too, since a lazy import of a higher layer is still a dependency.
+
+Shared concepts have one home (docs/design.md, "Layout"): no module but
+``fracturelab.typing`` binds one of its array or path type names, and none but
+``fracturelab.checks`` calls ``difflib.get_close_matches``.
 """
 
 from __future__ import annotations
@@ -22,6 +26,10 @@ import pytest
 SRC = Path(__file__).resolve().parents[1] / "src"
 PACKAGE = "fracturelab"
 MAX_LINES = 500
+#: The one module allowed to call difflib for "did you mean" hints.
+CHECKS_MODULE = f"{PACKAGE}.checks"
+#: The module that declares the shared array and path types.
+TYPING_MODULE = f"{PACKAGE}.typing"
 
 #: Layer of each top-level module or subpackage; imports may only go to the same or a lower one.
 LAYERS = {
@@ -144,6 +152,41 @@ def _find_cycle(graph: dict[str, list[str]]) -> list[str] | None:
     return None
 
 
+def _assigned_names(tree: ast.AST) -> set[str]:
+    """Names bound by ``name = ...`` or ``name: T = ...`` anywhere in ``tree``."""
+    names = set()
+    for node in ast.walk(tree):
+        targets = node.targets if isinstance(node, ast.Assign) else []
+        if isinstance(node, ast.AnnAssign):
+            targets = [node.target]
+        names.update(target.id for target in targets if isinstance(target, ast.Name))
+    return names
+
+
+def _close_match_calls(tree: ast.AST) -> list[int]:
+    """Lines that use ``difflib.get_close_matches`` (attribute access or ``from`` import)."""
+    lines = []
+    for node in ast.walk(tree):
+        used = isinstance(node, ast.Attribute) and node.attr == "get_close_matches"
+        imported = isinstance(node, ast.ImportFrom) and node.module == "difflib"
+        if imported and any(alias.name == "get_close_matches" for alias in node.names):
+            used = True
+        if used:
+            lines.append(node.lineno)
+    return sorted(lines)
+
+
+def _shared_types() -> list[str]:
+    """The names in ``fracturelab.typing.__all__``, read without importing it."""
+    tree = ast.parse(MODULES[TYPING_MODULE].read_text(encoding="utf-8"))
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(
+            isinstance(target, ast.Name) and target.id == "__all__" for target in node.targets
+        ):
+            return list(ast.literal_eval(node.value))
+    raise AssertionError(f"{TYPING_MODULE} has no __all__")
+
+
 def _layer(module: str) -> int:
     parts = module.split(".")
     return LAYERS[parts[1] if len(parts) > 1 else "__init__"]
@@ -189,14 +232,12 @@ def test_type_checking_and_function_imports_are_in_the_graph():
     assert {n.names[0].name for n in every} == {"fracturelab.errors", "fracturelab.checks"}
 
 
-@pytest.mark.xfail(strict=False, reason="issue 11 in progress")
 def test_no_import_cycle():
     graph = {module: [target for target, _ in _imports(module)] for module in MODULES}
     cycle = _find_cycle(graph)
     assert cycle is None, "import cycle: " + " -> ".join(cycle or [])
 
 
-@pytest.mark.xfail(strict=False, reason="issue 11 in progress")
 def test_no_module_over_500_lines():
     sizes = {
         module: len(path.read_text(encoding="utf-8").splitlines())
@@ -214,3 +255,51 @@ def test_lower_layers_never_import_higher_ones():
         if _layer(target) > _layer(module)
     ]
     assert not wrong, "imports against the layering of docs/design.md: " + "; ".join(wrong)
+
+
+def test_the_alias_and_difflib_finders_find_them():
+    source = "\n".join(
+        [
+            "import difflib",
+            "from difflib import get_close_matches as gcm",
+            "FloatArray = npt.NDArray[np.float32]",
+            "IntArray: TypeAlias = npt.NDArray[np.int64]",
+            "values: FloatArray = np.zeros(3)",
+            "def f(value, options):",
+            "    return difflib.get_close_matches(value, options)",
+        ]
+    )
+    tree = ast.parse(source)
+    assert {"FloatArray", "IntArray"} <= _assigned_names(tree)
+    assert "values" in _assigned_names(tree)
+    assert _close_match_calls(tree) == [2, 7]
+    assert "FloatArray" in _shared_types()
+    clean = ast.parse("from fracturelab.typing import FloatArray\nx: FloatArray = f()")
+    assert _close_match_calls(clean) == []
+    assert "FloatArray" not in _assigned_names(clean)
+
+
+@pytest.mark.xfail(strict=False, reason="lead is moving spine/synth")
+def test_array_types_are_imported_from_fracturelab_typing():
+    shared = set(_shared_types())
+    own = sorted(
+        f"{module} defines {name}"
+        for module, path in MODULES.items()
+        if module != TYPING_MODULE
+        for name in _assigned_names(ast.parse(path.read_text(encoding="utf-8"))) & shared
+    )
+    assert not own, f"import these from {TYPING_MODULE} instead: " + "; ".join(own)
+
+
+@pytest.mark.xfail(strict=False, reason="lead is moving spine/synth")
+def test_did_you_mean_hints_come_from_fracturelab_checks():
+    calls = sorted(
+        f"{module}:{line}"
+        for module, path in MODULES.items()
+        if module != CHECKS_MODULE
+        for line in _close_match_calls(ast.parse(path.read_text(encoding="utf-8")))
+    )
+    assert not calls, (
+        f"difflib.get_close_matches outside {CHECKS_MODULE}; use check_choice, did_you_mean "
+        "or closest_match there: " + "; ".join(calls)
+    )
