@@ -4,7 +4,7 @@
 two-CSV form of ``docs/spine-dataset.md``), for tests, demos and benchmarks::
 
     <out>/scans/<case_id>/ct.nii.gz, vertebrae.nii.gz (not for unlabelled scans), truth.json
-    <out>/scans.csv    case_id, patient_id, ct, vertebrae (empty: unlabelled), tier
+    <out>/scans.csv    case_id, patient_id, ct, vertebrae (empty: unlabelled)
     <out>/grades.csv   case_id, level, genant_grade, morphology (graded scans, every vertebra)
     <out>/set.json     the parameters and, per scan, its patient, tier and fractures
 """
@@ -32,8 +32,8 @@ from fracturelab.synth.spine_phantom import make_spine_phantom
 
 __all__ = ["SCANS_CSV_COLUMNS", "SpineSetScan", "make_spine_set", "plan_spine_set"]
 
-#: Columns of the ``scans.csv`` written (the dataset's columns plus the tier).
-SCANS_CSV_COLUMNS: tuple[str, ...] = ("case_id", "patient_id", "ct", "vertebrae", "tier")
+#: Columns of the ``scans.csv`` written (the tier follows from the label map and the grades).
+SCANS_CSV_COLUMNS: tuple[str, ...] = ("case_id", "patient_id", "ct", "vertebrae")
 #: Columns of the ``grades.csv`` written.
 GRADES_CSV_COLUMNS: tuple[str, ...] = ("case_id", "level", "genant_grade", "morphology")
 #: Version of ``set.json``.
@@ -241,7 +241,6 @@ def make_spine_set(
                     "patient_id": plan.patient_id,
                     "ct": f"scans/{plan.case_id}/ct.nii.gz",
                     "vertebrae": labels,
-                    "tier": plan.tier,
                 }
             )
             if plan.tier == TIERS[0]:

@@ -32,7 +32,6 @@ class DraftCase:
         ct: Absolute CT path.
         vertebrae: Absolute label map path, or ``None``.
         origin: Where it was read (``"scans.csv line 3"``).
-        tier: The tier the source declares (``scans.csv`` column ``tier``), or ``None``.
 
     """
 
@@ -41,7 +40,6 @@ class DraftCase:
     ct: Path
     vertebrae: Path | None
     origin: str
-    tier: str | None = None
 
 
 @dataclass
@@ -124,8 +122,6 @@ def assemble(draft: Draft, root: Path, source: str) -> SpineDataset:
     built: list[SpineCase] = []
     for case in cases.values():
         tier = _tier(case, graded)
-        if case.tier is not None and case.tier != tier:
-            problems.append(_tier_problem(case, tier))
         built.append(SpineCase(case.case_id, case.patient_id, case.ct, case.vertebrae, tier))
     if not built and not problems:
         problems.append(f"dataset {source}: holds no scan; add one row per scan")
@@ -138,15 +134,3 @@ def _tier(case: DraftCase, graded: set[str]) -> str:
     if case.case_id in graded:
         return TIERS[0]
     return TIERS[1] if case.vertebrae is not None else TIERS[2]
-
-
-def _tier_problem(case: DraftCase, tier: str) -> str:
-    if case.tier not in TIERS:
-        return (
-            f"{case.origin}: tier {case.tier!r} is not a tier; use {', '.join(TIERS)} "
-            "or leave the column out (the tier is read from the label map and the grades)"
-        )
-    return (
-        f"{case.origin}: tier {case.tier!r} does not match the data, which make it {tier!r}; "
-        "correct the tier column or add the missing label map / grades"
-    )

@@ -31,7 +31,7 @@ __all__ = [
     "read_workstation_export",
 ]
 
-#: Columns of ``scans.csv`` (an optional ``tier`` column is checked against the data).
+#: Columns of ``scans.csv`` (other columns are ignored).
 SCANS_COLUMNS: tuple[str, ...] = ("case_id", "patient_id", "ct", "vertebrae")
 #: Columns of ``grades.csv`` (``morphology`` may be left out: unknown).
 GRADES_COLUMNS: tuple[str, ...] = ("case_id", "level", "genant_grade")
@@ -139,14 +139,12 @@ def _scan(table: Table, row: Row, root: Path, problems: list[str]) -> DraftCase 
         problems.append(f"{where}: {', '.join(empty)} empty; fill in every scan's {empty[0]}")
         return None
     labels = row.get("vertebrae")
-    tier = (row.get("tier").lower() or None) if "tier" in table.columns else None
     return DraftCase(
         row.get("case_id"),
         row.get("patient_id"),
         resolve_path(row.get("ct"), root),
         resolve_path(labels, root) if labels else None,
         where,
-        tier,
     )
 
 
