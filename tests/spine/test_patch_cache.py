@@ -227,3 +227,52 @@ def test_out_dir_that_is_a_file(scans, tmp_path):
 def test_read_spec_of_a_folder_without_a_cache(tmp_path):
     with pytest.raises(InputError, match=r"spec\.json does not exist"):
         read_spec(tmp_path)
+
+
+def test_dataset_read_by_read_dataset(scans, tmp_path):
+    """The cache reads the pinned dataset API (scans.csv + grades.csv through read_dataset)."""
+    from fracturelab.spine.dataset import read_dataset
+
+    root = tmp_path / "set"
+    root.mkdir()
+    (root / "scans.csv").write_text(
+        "case_id,patient_id,ct,vertebrae\n"
+        f"a,p1,{scans['a']['ct']},{scans['a']['vertebrae']}\n"
+        f"u,p2,{scans['b']['ct']},\n"
+    )
+    (root / "grades.csv").write_text(
+        "case_id,level,genant_grade,morphology\na,L1,2,wedge\na,T12,0,normal\n"
+    )
+    dataset = read_dataset(root / "scans.csv")
+    index = prepare_cache(dataset, tmp_path / "cache", SPEC, show_progress=False)
+    _, rows = _index(index)
+    keyed = {(r["case_id"], r["level"]): r for r in rows}
+    assert set(keyed) == {("a", "T12"), ("a", "L1"), ("a", "L2"), ("u", "")}
+    assert keyed[("a", "L1")]["genant_grade"] == "2"
+    assert keyed[("a", "L1")]["status"] == "ok"
+    assert keyed[("u", "")]["tier"] == "unlabelled"
+
+
+def test_real_scan(shared_data, tmp_path):
+    """A real VerSe CT (3 x 1 x 1 mm, cut by the field of view): every graded level is indexed
+    and every framed vertebra has a patch centred in its body."""
+    from fracturelab.spine.dataset import read_dataset
+
+    source = shared_data / "ct-verse19-graded" / "scans.csv"
+    if not source.is_file():
+        pytest.skip("ct-verse19-graded is absent")
+    full = read_dataset(source)
+    dataset = Dataset(
+        [c for c in full.cases if c.case_id == "verse012"],
+        [g for g in full.grades if g.case_id == "verse012"],
+    )
+    index = prepare_cache(dataset, tmp_path, SPEC, show_progress=False)
+    _, rows = _index(index)
+    assert {r["level"] for r in rows} >= set(dataset.grades_of("verse012"))
+    l1 = next(r for r in rows if r["level"] == "L1")
+    assert (l1["genant_grade"], l1["status"]) == ("3", "ok")
+    for row in rows:
+        if row["status"] == "ok":
+            patch = np.load(tmp_path / row["patch"])
+            centre = tuple(n // 2 for n in SPEC.shape)
+            assert patch[1][centre] == 1.0
