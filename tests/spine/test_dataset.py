@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 
 import pytest
@@ -236,3 +237,13 @@ def test_real_verse19_development_set(shared_data: Path) -> None:
     levels = check_levels_in_masks(data, progress=False)
     assert levels["verse012"] == ["T10", "T11", "T12", "L1", "L2", "L3"]
     check_trainable(data)
+
+
+def test_dataset_error_survives_pickling() -> None:
+    error = DatasetError("d.csv", ["a.csv line 2: bad; fix", "a.csv line 3: worse; fix"])
+    copy = pickle.loads(pickle.dumps(error))
+    assert copy.problems == error.problems and str(copy) == str(error)
+    assert str(error).splitlines()[0] == (
+        "dataset d.csv: 2 problems; first: a.csv line 2: bad; fix "
+        "(run 'fracturelab spine dataset check' to list all)"
+    )

@@ -56,6 +56,10 @@ class DatasetError(InputError):
             summary += " (run 'fracturelab spine dataset check' to list all)"
         super().__init__("\n".join([summary, *self.problems]))
 
+    def __reduce__(self) -> tuple[type[DatasetError], tuple[str, list[str]]]:
+        """Pickle with the constructor's arguments (errors cross process pools)."""
+        return type(self), (self.source, self.problems)
+
 
 @dataclass(frozen=True)
 class SpineCase:
