@@ -15,6 +15,7 @@ import numpy.typing as npt
 
 from fracturelab.errors import InputError
 from fracturelab.synth._body import CORTEX_MM
+from fracturelab.synth._fracture_signs import FractureSigns, sign_weights
 from fracturelab.synth.vertebra import SyntheticVertebra
 from fracturelab.typing import Float64Array
 
@@ -149,12 +150,16 @@ def paint_vertebra(
     ct: npt.NDArray[np.float32],
     *,
     unlabelled_process: str | None = None,
+    cancellous_hu: float = CANCELLOUS_HU,
+    signs: FractureSigns | None = None,
 ) -> tuple[bool, int]:
     """Draw one vertebra into the label map and the CT, in its bounding box only.
 
     Voxels already labelled keep their label. ``unlabelled_process`` (one of
     :data:`~fracturelab.synth.vertebra.PROCESSES`) is drawn into the CT but left out of the
-    label map (a segmentation that misses it). Returns whether the whole vertebra lies inside
+    label map (a segmentation that misses it). ``cancellous_hu`` is the core's CT number;
+    ``signs`` (a sclerotic band, a cortex gap; see :mod:`fracturelab.synth._fracture_signs`)
+    change the CT only, never the label map. Returns whether the whole vertebra lies inside
     the grid, and how many of its voxels were already taken by another vertebra.
     """
     box = grid.index_box(*vertebra.world_bounds_mm())
@@ -165,6 +170,7 @@ def paint_vertebra(
     if unlabelled_process is not None:
         labelled = whole & ~vertebra.process_mask(unlabelled_process, r, a, s)
     body_share, core_share = _partial_volume(vertebra.body_depth_mm(r, a, s), grid.spacing_mm)
+    local = (r, a, s) if signs is not None else None
     del r, a, s
     clipped = [(max(lo, 0), min(hi, n)) for (lo, hi), n in zip(box, grid.shape, strict=True)]
     if any(lo >= hi for lo, hi in clipped):
@@ -182,11 +188,22 @@ def paint_vertebra(
     body = body_share[inner]
     core = core_share[inner]
     blend = free & (body > 0.0)
-    values[blend] = (
-        values[blend] * (1.0 - body[blend])
-        + CORTICAL_HU * (body[blend] - core[blend])
-        + CANCELLOUS_HU * core[blend]
-    )
+    if local is None or signs is None:
+        values[blend] = (
+            values[blend] * (1.0 - body[blend])
+            + CORTICAL_HU * (body[blend] - core[blend])
+            + cancellous_hu * core[blend]
+        )
+    else:
+        r, a, s = (coordinate[inner][blend] for coordinate in local)
+        band, gap = sign_weights(vertebra, signs, r, a, s, grid.spacing_mm)
+        core_hu = cancellous_hu + signs.band.extra_hu * band
+        cortex_hu = CORTICAL_HU * (1.0 - gap) + core_hu * gap
+        values[blend] = (
+            values[blend] * (1.0 - body[blend])
+            + cortex_hu * (body[blend] - core[blend])
+            + core_hu * core[blend]
+        )
     spur = cortical[inner] & (body < 0.5) & free
     values[spur] = CORTICAL_HU
     values[posterior[inner] & free] = POSTERIOR_HU

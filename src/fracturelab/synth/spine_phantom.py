@@ -22,6 +22,8 @@ from fracturelab.outputs import atomic_write_text
 from fracturelab.spine.levels import LEVELS, VERSE_LABELS, level_index, parse_level_range
 from fracturelab.synth import _render
 from fracturelab.synth._body import draw_body_shape
+from fracturelab.synth._bone_density import check_bone_hu, draw_bone_hu
+from fracturelab.synth._fracture_signs import FractureSigns, draw_fracture_signs
 from fracturelab.synth._mask_errors import MASK_ERRORS, apply_mask_error, check_mask_error
 from fracturelab.synth.anatomy import nominal_size, spine_stack
 from fracturelab.synth.curve import SpineCurve
@@ -104,6 +106,8 @@ def make_spine_phantom(
     noise_hu: float = 15.0,
     fov_mm: Sequence[float] | None = None,
     mask_error: str = "none",
+    fracture_signs: bool = True,
+    bone_hu: float | None = None,
 ) -> SpinePhantom:
     """Build a CT-like spine phantom whose vertebral heights and fractures are known exactly.
 
@@ -122,6 +126,15 @@ def make_spine_phantom(
     anterior endplate corner of about a quarter of the vertebrae, and biconcave dishes that
     sometimes reach the walls. ``seed`` draws these (per level, so a level looks the same
     whichever levels are drawn) and the noise; the same seed gives the same phantom.
+
+    The CT shows what a fracture looks like beyond the shape (``fracture_signs``, default on;
+    see :mod:`fracturelab.synth._fracture_signs`): every fractured vertebra (grade >= 1) gets a
+    sclerotic band (150-350 HU denser, 2-6 mm deep) in the cancellous bone under its collapsed
+    endplate(s) (a wedge: the anterior part of the superior endplate; biconcave: the central
+    parts of both; crush: the whole of both) and a 2-4 mm gap in the cortex of one collapsed
+    endplate. Bone density varies: the cancellous CT number is drawn per phantom in 100-300 HU
+    and per vertebra around it (``bone_hu`` fixes it for every vertebra). The signs and the
+    density change the CT only: the label map and every true height stay as drawn.
 
     The truth is defined at the walls, independently of any measuring code (see
     :mod:`fracturelab.synth.vertebra`; ``truth["truth_definition"]`` says it in words)::
@@ -142,7 +155,15 @@ def make_spine_phantom(
                         "nominal_height_mm", "body_center_mm" (LPS), "frame": {"superior",
                         "anterior", "right"}, "semi_width_mm", "semi_depth_mm",
                         "in_field_of_view", "has_body", "canal_center_mm",
-                        "canal_radius_mm"}]}
+                        "canal_radius_mm", "cancellous_hu" (None without a body),
+                        "fracture_signs": None | {"sclerotic_band": {"endplates",
+                                  "extra_hu", "thickness_mm", "depth_below_endplate_mm",
+                                  "region": "anterior" (+ "a_min_mm") | "central"
+                                  (+ "rho_max") | "whole"}, "cortex_gap": {"endplate",
+                                  "a_mm", "width_mm", "center_mm" (LPS)}}}]}
+
+    ``parameters`` also holds ``fracture_signs`` and ``bone_hu``. Local coordinates ``a``
+    (anterior) and ``r`` (right) are in the vertebra's ``frame``, from its ``body_center_mm``.
 
     ``mask_error`` spoils the label map only (the CT and the truth stay true): ``"dilate"`` /
     ``"erode"`` grow or shrink every label by one voxel layer (6-connected), ``"ragged"`` moves
@@ -168,6 +189,10 @@ def make_spine_phantom(
             20 mm above and below, the torso and at least 120 mm either side of the spine.
         mask_error: ``"none"`` (default), ``"dilate"``, ``"erode"``, ``"ragged"`` or
             ``"missing-process"``.
+        fracture_signs: Draw the sclerotic band and the cortex gap of fractured vertebrae
+            (default); ``False`` gives a shape-only phantom.
+        bone_hu: Cancellous CT number of every vertebra in HU, in [0, 700]; default ``None``
+            draws it per phantom (100-300 HU) and per vertebra.
 
     Returns:
         The phantom.
@@ -188,10 +213,18 @@ def make_spine_phantom(
         raise InputError(f"seed {seed!r} is not valid; give an integer >= 0")
     labels = _labels(names, label_convention)
     error = check_mask_error(mask_error)
+    fixed_hu = check_bone_hu(bone_hu)
+    if not isinstance(fracture_signs, bool):
+        raise InputError(
+            f"fracture_signs {fracture_signs!r} is not valid; give True (draw the sclerotic "
+            "band and cortex gap of fractured vertebrae) or False (shape only)"
+        )
 
     curve = SpineCurve(spine_stack(names), curvature=float(curvature))
     by_level = {spec.level: spec for spec in specs}
     models = [_vertebra(name, curve, by_level.get(name), int(seed)) for name in names]
+    density = draw_bone_hu(names, int(seed), fixed_hu)
+    signs = _signs(models, int(seed)) if fracture_signs else {}
     missing = {
         name: str(np.random.default_rng([int(seed), level_index(name), 0x9C5]).choice(PROCESSES))
         for name in names
@@ -213,6 +246,8 @@ def make_spine_phantom(
             label_map,
             ct,
             unlabelled_process=missing.get(model.level),
+            cancellous_hu=density[model.level],
+            signs=signs.get(model.level),
         )
         if overlap:
             logger.warning("%s overlaps a neighbour in %d voxels", model.level, overlap)
@@ -237,15 +272,20 @@ def make_spine_phantom(
             "noise_hu": float(noise_hu),
             "fov_mm": None if fov is None else list(fov),
             "mask_error": error,
+            "fracture_signs": fracture_signs,
+            "bone_hu": fixed_hu,
         },
         "vertebrae": [
             model.truth_record(labels[model.level], in_field_of_view=in_view[model.level])
             for model in models
         ],
     }
-    for entry in truth["vertebrae"]:
+    for entry, model in zip(truth["vertebrae"], models, strict=True):
         if entry["level"] in missing:
             entry["missing_process"] = missing[entry["level"]]
+        entry["cancellous_hu"] = density[model.level] if model.has_body else None
+        found = signs.get(model.level)
+        entry["fracture_signs"] = None if found is None else found.as_dict(model)
     logger.debug(
         "spine phantom %s built in %.1f s",
         "x".join(map(str, grid.shape)),
@@ -276,6 +316,17 @@ def _vertebra(
         fracture=fracture,
         shape=shape,
     )
+
+
+def _signs(models: Sequence[SyntheticVertebra], seed: int) -> dict[str, FractureSigns]:
+    """The fracture signs of each fractured vertebra, drawn from ``(seed, level)``."""
+    found: dict[str, FractureSigns] = {}
+    for model in models:
+        rng = np.random.default_rng([seed, level_index(model.level), 0x5C1])
+        drawn = draw_fracture_signs(model, rng)
+        if drawn is not None:
+            found[model.level] = drawn
+    return found
 
 
 def _check_levels(levels: str | Sequence[str]) -> tuple[str, ...]:
