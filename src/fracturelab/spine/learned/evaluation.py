@@ -53,6 +53,9 @@ __all__ = [
     "COMBINATION_RULE",
     "GENANT_CUTS_PCT",
     "METHODS",
+    "MIN_PATIENTS_PER_CLASS",
+    "WORST_ERRORS",
+    "ZERO_WIDTH",
     "SpineEvaluation",
     "evaluate",
     "plain",
@@ -68,6 +71,17 @@ COMBINATION_RULE = (
     "1 / (1 + exp(-(a + b * (height_loss_pct - mean) / sd))), fitted by L2-regularised "
     "(C = 1) logistic regression on the validation vertebrae that have a height loss"
 )
+#: Below this many patients of a class, AUCs, intervals and p-values carry a caution: with n1
+#: positive and n0 negative patients a random ranking reaches AUC 1 with probability
+#: 1 / C(n1 + n0, n1), and bootstrap intervals over so few patients are too narrow.
+MIN_PATIENTS_PER_CLASS = 10
+#: Rows of the worst-errors table (largest |truth - P(grade >= 1)|, test rows if any).
+WORST_ERRORS = 8
+#: A bootstrap interval narrower than this is of zero width (every resample agreed).
+ZERO_WIDTH = 1e-9
+#: Validation and test disagree when their AUCs differ by more than this and the test AUC
+#: lies outside the validation interval.
+_DISAGREE_AUC = 0.1
 _THRESHOLD_SOURCES = ("validation", "default")
 _SECTIONS = ("binary", "grades", "morphology", "calibration", "comparisons")
 _FRACTURED = tuple(m for m in MORPHOLOGIES if m != "normal")
@@ -88,7 +102,10 @@ class SpineEvaluation:
             (per method and split: quadratic kappa, 4x4 confusion matrix, rows truth);
             ``morphology`` (per split: the model's accuracy); ``calibration`` (per target
             and split: ECE, Brier); ``comparisons`` (DeLong tests on the vertebrae every
-            method scored); ``notes`` (why a threshold or the combination fell back).
+            method scored); ``notes`` (why a threshold or the combination fell back);
+            ``cautions`` (sentences for the report: small samples, zero-width intervals,
+            validation and test disagreeing, the notes); ``worst_errors`` (the vertebrae
+            whose P(grade >= 1) is furthest from the truth).
         predictions: The table evaluated.
         combined: Per target, the combination's score of each row (NaN without height loss).
 
@@ -166,6 +183,8 @@ def evaluate(
         rows = table.rows(split)
         if rows.size:
             _evaluate_split(result, split, rows, int(n_boot), int(seed))
+    numbers["cautions"] = _cautions(result)
+    numbers["worst_errors"] = _worst_errors(table)
     return result
 
 
@@ -175,7 +194,7 @@ def _evaluate_split(
     """Append the numbers of one split to ``result``'s sections."""
     table, numbers = result.predictions, result.numbers
     scored = rows[np.isfinite(table.height_loss[rows])]
-    numbers["counts"][split] = _counts(table, rows)
+    numbers["counts"][split] = table.summary(rows)
     for target in TARGETS:
         for method in METHODS:
             scores = result.scores(method, target)
@@ -387,21 +406,82 @@ def _morphology(table: Predictions, rows: IntArray, split: str) -> dict[str, Any
     return {"split": split, "n": int(known.size), "accuracy": accuracy, "per_class": per_class}
 
 
-def _counts(table: Predictions, rows: IntArray) -> dict[str, int]:
-    """Vertebrae, cases, patients, positives per target, vertebrae without a height loss."""
-    out = {
-        "vertebrae": int(rows.size),
-        "cases": int(np.unique(table.text["case_id"][rows]).size),
-        "patients": int(np.unique(table.patients[rows]).size),
-        "without_height_loss": int(np.isnan(table.height_loss[rows]).sum()),
-    }
-    for target in TARGETS:
-        y = table.truth(target)[rows]
-        labels = patient_max(table.patients[rows], y, y)[1]
-        out[f"positive_vertebrae_{target}"] = int(y.sum())
-        out[f"positive_patients_{target}"] = int(labels.sum())
-        out[f"negative_patients_{target}"] = int(labels.size - labels.sum())
-    return out
+def _cautions(evaluation: SpineEvaluation) -> list[str]:
+    """Sentences for the report: small samples, zero-width intervals, splits disagreeing.
+
+    Also the evaluation's own notes (a threshold or the combination that fell back).
+    """
+    out = []
+    for split, c in evaluation["counts"].items():
+        for target, grade in TARGETS.items():
+            pos, neg = c[f"positive_patients_{target}"], c[f"negative_patients_{target}"]
+            if min(pos, neg) >= MIN_PATIENTS_PER_CLASS:
+                continue
+            text = (
+                f"small {split} set for grade >= {grade}: {pos} positive and {neg} negative "
+                f"patients (fewer than {MIN_PATIENTS_PER_CLASS} of a class), so its AUCs, "
+                "intervals and p-values are unreliable"
+            )
+            if pos and neg:
+                text += (
+                    "; a random ranking reaches a patient-level AUC of 1 with probability "
+                    f"1 in {math.comb(pos + neg, pos):,}"
+                )
+            out.append(text)
+        if c["without_height_loss"]:
+            out.append(
+                f"{c['without_height_loss']} {split} vertebrae have no height loss: left out "
+                "of morphometry, the combination and the DeLong tests"
+            )
+    binary = evaluation["binary"]
+    flat = [r for r in binary if "auc_low" in r and r["auc_high"] - r["auc_low"] < ZERO_WIDTH]
+    if flat:
+        names = ", ".join(f"{_name(r)} {r['split']}" for r in flat)
+        out.append(
+            f"bootstrap 95 % interval of zero width for {names}: every resample gave the same "
+            "AUC, so the interval shows no uncertainty; the real uncertainty is larger"
+        )
+    for test in (r for r in binary if r["split"] == "test" and "auc_low" in r):
+        key = (test["method"], test["target"], test["level"], "validation")
+        val = next(
+            (
+                r
+                for r in binary
+                if (r["method"], r["target"], r["level"], r["split"]) == key and "auc_low" in r
+            ),
+            None,
+        )
+        if val is None or abs(test["auc"] - val["auc"]) <= _DISAGREE_AUC:
+            continue
+        if not val["auc_low"] <= test["auc"] <= val["auc_high"]:
+            out.append(
+                f"validation and test disagree for {_name(test)}: AUC {val['auc']:.3f} on "
+                f"validation vs {test['auc']:.3f} on test, outside the validation interval; "
+                "the test data may differ from the training data"
+            )
+    return out + list(evaluation["notes"])
+
+
+def _worst_errors(table: Predictions, n: int = WORST_ERRORS) -> list[dict[str, Any]]:
+    """The ``n`` vertebrae (test, else validation) whose P(grade >= 1) is furthest from truth."""
+    rows = table.rows("test") if table.rows("test").size else table.rows("validation")
+    error = np.abs(table.truth("ge1")[rows] - table.model_score("ge1")[rows])
+    order = rows[np.argsort(-error, kind="stable")][:n]
+    return [
+        {
+            "case_id": str(table.text["case_id"][i]),
+            "level": str(table.text["level"][i]),
+            "genant_grade": int(table.grade[i]),
+            "fracture_probability": float(table.model_score("ge1")[i]),
+            "predicted_grade": int(table.numbers["predicted_grade"][i]),
+            "height_loss_pct": float(table.height_loss[i]),
+        }
+        for i in order
+    ]
+
+
+def _name(row: Mapping[str, Any]) -> str:
+    return f"{row['method']} grade >= {TARGETS[row['target']]} per {row['level']}"
 
 
 def plain(value: Any) -> Any:

@@ -124,6 +124,27 @@ class Predictions:
         """0/1 truth for ``target`` (``ge1``: grade >= 1, ``ge2``: grade >= 2)."""
         return (self.grade >= TARGETS[target]).astype(np.int64)
 
+    def summary(self, rows: IntArray) -> dict[str, int]:
+        """Counts of ``rows``: vertebrae, cases, patients, vertebrae without a height loss.
+
+        Per target also ``positive_vertebrae_<target>``, ``positive_patients_<target>`` and
+        ``negative_patients_<target>``.
+        """
+        patients = self.patients[rows]
+        out = {
+            "vertebrae": int(rows.size),
+            "cases": int(np.unique(self.text["case_id"][rows]).size),
+            "patients": int(np.unique(patients).size),
+            "without_height_loss": int(np.isnan(self.height_loss[rows]).sum()),
+        }
+        for target in TARGETS:
+            y = self.truth(target)[rows]
+            labels = patient_max(patients, y, y)[1]
+            out[f"positive_vertebrae_{target}"] = int(y.sum())
+            out[f"positive_patients_{target}"] = int(labels.sum())
+            out[f"negative_patients_{target}"] = int(labels.size - labels.sum())
+        return out
+
     def model_score(self, target: str) -> Float64Array:
         """The model's P(grade >= 1) or P(grade >= 2) for ``target``."""
         return self.numbers["fracture_probability" if target == "ge1" else "p_grade_ge2"]
