@@ -117,3 +117,24 @@ def test_bad_spacing_and_out_dir(tmp_path: Path) -> None:
     (tmp_path / "file").write_text("x")
     with pytest.raises(InputError, match=r"out_dir .*file: is a file, not a folder"):
         make_spine_set(tmp_path / "file", 2, progress=False)
+
+
+def test_fractured_vertebrae_show_their_signs_unless_turned_off(
+    spine_set: Path, tmp_path: Path
+) -> None:
+    plan = json.loads((spine_set.parent / "set.json").read_text())
+    assert plan["parameters"]["fracture_signs"] is True
+    seen = 0
+    for scan in plan["scans"]:
+        truth = json.loads((spine_set.parent / scan["truth"]).read_text())
+        for entry in truth["vertebrae"]:
+            assert (entry["fracture_signs"] is not None) == (entry["genant_grade"] >= 1)
+            seen += entry["genant_grade"] >= 1
+    assert seen > 0
+    plain = make_spine_set(
+        tmp_path, 2, seed=3, spacing_mm=(3, 3, 3), fracture_share=1.0, fracture_signs=False,
+        progress=False,
+    )  # fmt: skip
+    for case in ("S0001", "S0002"):
+        truth = json.loads((plain.parent / "scans" / case / "truth.json").read_text())
+        assert all(entry["fracture_signs"] is None for entry in truth["vertebrae"])

@@ -66,6 +66,14 @@ def spine_set(
         float,
         typer.Option("--fracture-share", help="Share of patients with fractures, 0 to 1."),
     ] = 0.6,
+    fracture_signs: Annotated[
+        bool,
+        typer.Option(
+            "--fracture-signs/--no-fracture-signs",
+            help="Draw fracture signs in the CT (sclerotic band, broken endplate cortex); "
+            "--no-fracture-signs leaves only the shape.",
+        ),
+    ] = True,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
 ) -> None:
     """Write a phantom spine dataset: CTs, label maps, true grades, patients and tiers."""
@@ -83,6 +91,7 @@ def spine_set(
             graded_share=graded_share,
             unlabelled_share=unlabelled_share,
             fracture_share=fracture_share,
+            fracture_signs=fracture_signs,
             progress=not quiet,
         )
         summary = read_dataset(scans).summary()

@@ -169,15 +169,18 @@ def make_spine_set(
     unlabelled_share: float = 0.2,
     fracture_share: float = 0.6,
     scans_per_patient: Sequence[int] = (1, 3),
+    fracture_signs: bool = True,
     progress: bool = True,
 ) -> Path:
     """Write a phantom spine dataset (see the module docstring for the layout).
 
     Each scan is a :func:`~fracturelab.synth.make_spine_phantom` of ``levels`` in a cropped
     field of view (150 x 140 mm across, 48 mm per level along the spine), planned by
-    :func:`plan_spine_set`. The grades are the phantom's truth: the true Genant grade and
-    morphology of every vertebra of a graded scan. The CSVs are written last and atomically,
-    so an interrupted run leaves no CSV naming missing files.
+    :func:`plan_spine_set`; bone density is drawn per scan from its seed, and fractured
+    vertebrae show their signs in the CT unless ``fracture_signs`` is off. The grades are the
+    phantom's truth: the true Genant grade and morphology of every vertebra of a graded scan.
+    The CSVs are written last and atomically, so an interrupted run leaves no CSV naming
+    missing files.
 
     Args:
         out_dir: Destination folder; created if missing.
@@ -189,6 +192,9 @@ def make_spine_set(
         unlabelled_share: Share of unlabelled scans (no label map), in [0, 1 - graded_share].
         fracture_share: Share of patients with fractures, in [0, 1].
         scans_per_patient: ``(min, max)`` scans per patient.
+        fracture_signs: Draw the fracture signs in the CT (sclerotic band, broken endplate
+            cortex; see :func:`~fracturelab.synth.make_spine_phantom`); ``False`` leaves only
+            the shape, for comparisons.
         progress: Show a progress bar (rich).
 
     Returns:
@@ -226,6 +232,7 @@ def make_spine_set(
                 curvature=plan.curvature,
                 noise_hu=plan.noise_hu,
                 fov_mm=fov,
+                fracture_signs=fracture_signs,
             )
             where = folder / "scans" / plan.case_id
             where.mkdir(parents=True, exist_ok=True)
@@ -257,6 +264,7 @@ def make_spine_set(
         "unlabelled_share": float(unlabelled_share),
         "fracture_share": float(fracture_share),
         "scans_per_patient": [int(v) for v in scans_per_patient],
+        "fracture_signs": fracture_signs,
     }
     summary = {"schema_version": SET_SCHEMA_VERSION, "parameters": parameters, "scans": records}
     atomic_write_text(folder / "set.json", json.dumps(summary, indent=1) + "\n")
