@@ -41,7 +41,14 @@ from fracturelab.spine.levels import level_index
 from fracturelab.spine.patches import AXES, CHANNELS, PatchSpec, VertebraPatch, extract_patches
 from fracturelab.spine.pipeline import load_inputs
 
-__all__ = ["INDEX_COLUMNS", "LAYOUT_VERSION", "STATUSES", "prepare_cache", "read_spec"]
+__all__ = [
+    "INDEX_COLUMNS",
+    "LAYOUT_VERSION",
+    "STATUSES",
+    "SpineDatasetLike",
+    "prepare_cache",
+    "read_spec",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -85,9 +92,13 @@ class SpineDatasetLike(Protocol):
     """What :func:`prepare_cache` needs of a dataset (``fracturelab.spine`` dataset readers)."""
 
     @property
-    def cases(self) -> Sequence[_Case]: ...
+    def cases(self) -> Sequence[_Case]:
+        """The scans (``case_id``, ``patient_id``, ``ct``, ``vertebrae``, ``tier``)."""
+        ...
 
-    def grades_of(self, case_id: str) -> Mapping[str, _Grade]: ...
+    def grades_of(self, case_id: str) -> Mapping[str, _Grade]:
+        """Level -> grade (``genant_grade``, ``morphology``) of one scan's graded vertebrae."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -320,7 +331,8 @@ def _run(
                 outcomes.append(_prepare_case(task, folder, spec))
                 progress.advance(bar)
             return outcomes
-        with ProcessPoolExecutor(jobs, mp_context=get_context("spawn")) as pool:
+        context = get_context("spawn")  # no fork of a parent that may hold torch's threads
+        with ProcessPoolExecutor(jobs, mp_context=context, initializer=_init_worker) as pool:
             futures = {pool.submit(_prepare_case, task, folder, spec): task for task in tasks}
             for future in as_completed(futures):
                 task = futures[future]
@@ -330,6 +342,13 @@ def _run(
                     outcomes.append(_Outcome(task.case_id, error=_error_text(error)))
                 progress.advance(bar)
     return outcomes
+
+
+def _init_worker() -> None:
+    """One thread per worker process: ``jobs`` processes use ``jobs`` cores, not more."""
+    import SimpleITK as sitk
+
+    sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(1)
 
 
 def _prepare_case(task: _Task, folder: Path, spec: PatchSpec) -> _Outcome:
