@@ -153,3 +153,15 @@ def test_bad_gallery_and_out_dir_are_one_line(tmp_path: Path) -> None:
         assert expected in str(caught.value) and "\n" not in str(caught.value)
     with pytest.raises(InputError, match=r"out_dir .*notes\.txt: is a file"):
         write_report(hand_rows(), text, n_boot=10)
+
+
+def test_without_any_height_loss_the_model_is_still_reported(tmp_path: Path) -> None:
+    rows = [{**r, "height_loss_pct": "", "morph_grade": ""} for r in _table(12, seed=3)]
+    paths = write_report(rows, tmp_path / "out", n_boot=100)
+    metrics = _no_nan(paths["metrics_json"].read_text())
+    morph = [r for r in metrics["binary"] if r["method"] == "morphometry"]
+    assert morph and all(r["unavailable"] == "no vertebra scored" for r in morph)
+    assert all("unavailable" in c for c in metrics["comparisons"])
+    assert metrics["combination"]["ge1"]["unavailable"].startswith("the 0 validation")
+    assert paths["roc_ge1_vertebra"].is_file()  # the model's curve alone
+    assert "no AUC: no vertebra scored" in paths["report_md"].read_text()

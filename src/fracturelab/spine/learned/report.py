@@ -178,7 +178,8 @@ def _binary_table(metrics: Mapping[str, Any]) -> Block:
         if "unavailable" in r:
             notes.append(f"no AUC: {r['unavailable']}")
         start = [r["method"], f"grade >= {TARGETS[r['target']]}", r["level"], r["split"]]
-        numbers = [_number(r.get(k)) for k in ("threshold", "sensitivity", "specificity")]
+        cut = f"{r['threshold']:g} %" if r["method"] == "morphometry" else _number(r["threshold"])
+        numbers = [cut, _number(r.get("sensitivity")), _number(r.get("specificity"))]
         rows.append([*start, f"{r['n']} ({r['n_positive']})", _auc(r), *numbers, "; ".join(notes)])
     return ("table", _BINARY_HEADER.split("|"), rows)
 
@@ -264,7 +265,11 @@ def _blocks(
         blocks += [("h2", "Cautions"), ("ul", metrics["cautions"])]
     blocks += [("h2", "Data"), ("table", _DATA_HEADER.split("|"), data)]
     blocks += [("h2", "Fracture detection"), _binary_table(metrics)]
-    blocks += [("img", figures[k], k.replace("_", " ")) for k in figures if k.startswith("roc_")]
+    blocks += [
+        ("img", path, f"ROC, grade >= {TARGETS[key.split('_')[1]]}, per {key.split('_')[2]}")
+        for key, path in figures.items()
+        if key.startswith("roc_")
+    ]
     blocks += [("h2", "Paired comparisons (DeLong test)"), _comparison_table(metrics)]
     blocks += _grade_blocks(metrics, figures)
     worst = [
