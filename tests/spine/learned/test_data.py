@@ -95,3 +95,11 @@ def test_morphometry_features_and_weights() -> None:
     assert fracture == 3.0
     assert tasks == [3.0, 7.0, 7.0]
     assert classes == pytest.approx([7 / 12, 7 / 2, 0.0, 0.0])
+
+
+def test_graded_level_missing_from_the_mask_is_one_line(tmp_path: Path) -> None:
+    folder = write_cache(tmp_path, n_patients=2)
+    _rewrite(folder, {"status": "missing", "patch": "", "level": "L5"}, line=3)
+    with pytest.raises(InputError, match="graded at L5, which its label map lacks") as error:
+        CacheIndex.read(folder).records()
+    assert "\n" not in str(error.value)

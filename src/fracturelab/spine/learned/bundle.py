@@ -65,8 +65,8 @@ class SpineModel:
 
     @property
     def needs_mask(self) -> bool:
-        """Whether inputs need the vertebra label map (a mask channel)."""
-        return "mask" in self.channels
+        """Whether inputs need the vertebra label map (any channel besides the CT)."""
+        return any(channel != "ct" for channel in self.channels)
 
     def check_patches(self, patches: Sequence[FloatArray], source: str = "the input") -> None:
         """Refuse patches this model was not trained on, with one line.
@@ -77,6 +77,11 @@ class SpineModel:
         """
         expected = (len(self.channels), *self.shape)
         for patch in patches:
+            if self.needs_mask and patch.shape[0] == 1:
+                raise InputError(
+                    f"{source}: a CT without its vertebra mask was given, but this model reads "
+                    f"the channels {', '.join(self.channels)}; give the label map (--vertebrae)"
+                )
             if tuple(patch.shape) != expected:
                 raise InputError(
                     f"{source}: patch of shape {tuple(patch.shape)} does not fit this model, "

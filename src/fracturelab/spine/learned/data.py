@@ -133,6 +133,11 @@ class CacheIndex:
         chosen = []
         for number, row in enumerate(self.rows, start=2):
             where = f"{self.folder / 'index.csv'} line {number}"
+            if row["status"] == "missing":
+                raise InputError(
+                    f"{where}: case {row['case_id']} is graded at {row['level']}, which its label "
+                    "map lacks; fix the level in the labels CSV or the label map"
+                )
             if not row["patch"].strip() or not row["genant_grade"].strip():
                 continue
             grade_value = _number(row["genant_grade"], where, "genant_grade")
