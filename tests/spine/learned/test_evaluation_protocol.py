@@ -228,3 +228,10 @@ def test_bad_arguments_and_missing_file(tmp_path: Path) -> None:
         evaluate(hand_rows(), n_boot=0)
     with pytest.raises(InputError, match=r"predictions .*missing\.csv: file not found"):
         evaluate(tmp_path / "missing.csv")
+
+
+def test_worst_errors_by_hand(hand: Any) -> None:
+    # |truth - P(>=1)| on the test rows: b L1 0.6, b L2 0.5, d L1 0.45, a L2 0.3, c 0.2, a L1 0.1.
+    order = [(w["case_id"], w["level"]) for w in hand["worst_errors"]]
+    assert order == [("b", "L1"), ("b", "L2"), ("d", "L1"), ("a", "L2"), ("c", "L1"), ("a", "L1")]
+    assert np.isnan(hand["worst_errors"][2]["height_loss_pct"])  # d has no height loss

@@ -184,7 +184,7 @@ def evaluate(
         if rows.size:
             _evaluate_split(result, split, rows, int(n_boot), int(seed))
     numbers["cautions"] = _cautions(result)
-    numbers["worst_errors"] = _worst_errors(table)
+    numbers["worst_errors"] = table.worst_errors(WORST_ERRORS)
     return result
 
 
@@ -460,24 +460,6 @@ def _cautions(evaluation: SpineEvaluation) -> list[str]:
                 "the test data may differ from the training data"
             )
     return out + list(evaluation["notes"])
-
-
-def _worst_errors(table: Predictions, n: int = WORST_ERRORS) -> list[dict[str, Any]]:
-    """The ``n`` vertebrae (test, else validation) whose P(grade >= 1) is furthest from truth."""
-    rows = table.rows("test") if table.rows("test").size else table.rows("validation")
-    error = np.abs(table.truth("ge1")[rows] - table.model_score("ge1")[rows])
-    order = rows[np.argsort(-error, kind="stable")][:n]
-    return [
-        {
-            "case_id": str(table.text["case_id"][i]),
-            "level": str(table.text["level"][i]),
-            "genant_grade": int(table.grade[i]),
-            "fracture_probability": float(table.model_score("ge1")[i]),
-            "predicted_grade": int(table.numbers["predicted_grade"][i]),
-            "height_loss_pct": float(table.height_loss[i]),
-        }
-        for i in order
-    ]
 
 
 def _name(row: Mapping[str, Any]) -> str:

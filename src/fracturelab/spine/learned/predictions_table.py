@@ -145,6 +145,22 @@ class Predictions:
             out[f"negative_patients_{target}"] = int(labels.size - labels.sum())
         return out
 
+    def worst_errors(self, n: int) -> list[dict[str, Any]]:
+        """The ``n`` vertebrae (test, else validation) with P(grade >= 1) furthest from truth."""
+        rows = self.rows("test") if self.rows("test").size else self.rows("validation")
+        error = np.abs(self.truth("ge1")[rows] - self.model_score("ge1")[rows])
+        return [
+            {
+                "case_id": str(self.text["case_id"][i]),
+                "level": str(self.text["level"][i]),
+                "genant_grade": int(self.grade[i]),
+                "fracture_probability": float(self.model_score("ge1")[i]),
+                "predicted_grade": int(self.numbers["predicted_grade"][i]),
+                "height_loss_pct": float(self.height_loss[i]),
+            }
+            for i in rows[np.argsort(-error, kind="stable")][:n]
+        ]
+
     def model_score(self, target: str) -> Float64Array:
         """The model's P(grade >= 1) or P(grade >= 2) for ``target``."""
         return self.numbers["fracture_probability" if target == "ge1" else "p_grade_ge2"]
