@@ -87,7 +87,7 @@ def test_threshold_chosen_on_validation_and_applied_to_test(hand: Any) -> None:
     # 0.35 and 0.7, threshold the midpoint 0.525.
     assert hand["thresholds"]["model_ge1"] == {
         "value": pytest.approx(0.525),
-        "source": "validation (Youden's J)",
+        "source": "Youden's J on the validation rows",
     }
     # Test: only 0.9 >= 0.525, so 1 of 2 fractures found and all 4 normals called normal.
     test = _row(hand, method="model", target="ge1", level="vertebra", split="test")

@@ -283,7 +283,7 @@ def _thresholds(
             y = table.truth(target)[use]
             if threshold_from == "validation" and np.unique(y).size == 2:
                 value = choose_threshold(y, scores[use], "youden")
-                out[key] = {"value": value, "source": "validation (Youden's J)"}
+                out[key] = {"value": value, "source": "Youden's J on the validation rows"}
                 continue
             if threshold_from != "default":
                 why = (

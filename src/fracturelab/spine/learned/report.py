@@ -210,7 +210,8 @@ def _answers(metrics: Mapping[str, Any]) -> list[str]:
             aucs = ", ".join(f"{method} AUC {_auc(row)}" for method, row in found.items())
             pair = ("model", "morphometry", *key)
             test = [c for c in metrics["comparisons"] if (c["a"], c["b"], *_key(c)) == pair]
-            delong = test[0].get("unavailable") or f"p {_p_value(test[0]['p_value'])}"
+            reason = test[0].get("unavailable")
+            delong = f"not computed: {reason}" if reason else f"p {_p_value(test[0]['p_value'])}"
             lines.append(f"Grade >= {grade}, per {level} ({split}): {aucs}; model vs "
                          f"morphometry DeLong {delong}.")  # fmt: skip
     for g in (g for g in metrics["grades"] if g["split"] == split):
@@ -228,7 +229,7 @@ def _protocol(metrics: Mapping[str, Any]) -> list[str]:
     """How the numbers were made, for the report."""
     t, settings = metrics["thresholds"], metrics["settings"]
     chosen = ", ".join(
-        f"grade >= {g} {_number(t[f'model_{k}']['value'])} ({t[f'model_{k}']['source']})"
+        f"grade >= {g}: {_number(t[f'model_{k}']['value'])} ({t[f'model_{k}']['source']})"
         for k, g in TARGETS.items()
     )
     cuts = ", ".join(f"{v:g} % for grade >= {TARGETS[k]}" for k, v in GENANT_CUTS_PCT.items())
