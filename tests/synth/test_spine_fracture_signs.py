@@ -8,6 +8,7 @@ grid axes: superior = +z, anterior = -y.
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 import numpy as np
@@ -228,3 +229,22 @@ def test_bad_sign_options_are_one_line_input_errors(kwargs: dict[str, Any], expe
     with pytest.raises(InputError, match=expected) as caught:
         make_spine_phantom(levels="L1", spacing_mm=(3.0, 3.0, 3.0), **kwargs)
     assert "\n" not in str(caught.value)
+
+
+def test_shape_only_at_the_old_density_is_the_ct_drawn_before_the_signs() -> None:
+    """``fracture_signs=False, bone_hu=220`` reproduces the CT drawn before both existed.
+
+    The digest was taken from the phantom code of commit 2c0d934 (no signs, 220 HU
+    everywhere) with these arguments: the new options cost nothing when switched off, so
+    results measured on earlier phantoms stay comparable.
+    """
+    phantom = make_spine_phantom(
+        levels="T12-L2",
+        fractures="L1:3:crush,T12:1:wedge",
+        spacing_mm=(2.0, 2.0, 2.0),
+        seed=5,
+        fracture_signs=False,
+        bone_hu=220.0,
+    )
+    digest = hashlib.sha256(np.ascontiguousarray(phantom.ct.array).tobytes()).hexdigest()
+    assert digest == "8b68fbac64b891a16f4904f4fce6d914219a99211bd978ae33b9b9773772f438"
