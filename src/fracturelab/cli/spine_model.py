@@ -40,6 +40,7 @@ _OPTIONS = {
     "seed": "--seed",
     "device": "--device",
     "jobs": "--jobs",
+    "n_boot": "--bootstrap",
     "out_dir": "--cache",
     "PatchSpec spacing_mm": "--patch-spacing",
     "PatchSpec size_mm/spacing_mm": "--patch-mm/--patch-spacing",
@@ -98,6 +99,7 @@ def train(
     patience: Annotated[int, typer.Option(help="Early-stopping patience in epochs.")] = 6,
     patch_mm: Annotated[float, typer.Option(help="Patch edge in mm (a cube).")] = 64.0,
     patch_spacing: Annotated[float, typer.Option(help="Patch voxel size in mm.")] = 1.0,
+    bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples of the report's CIs.")] = 2000,
     seed: Annotated[int, typer.Option(help="Seed of the split and the training.")] = 0,
     jobs: Annotated[int, typer.Option(help="Scans cut into patches at once.")] = 1,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:N or mps.")] = "auto",
@@ -144,7 +146,7 @@ def train(
         )
         from fracturelab.spine.learned.experiment import train_spine
 
-        run = train_spine(cache_dir, out, config, show_progress=not quiet)
+        run = train_spine(cache_dir, out, config, show_progress=not quiet, n_bootstrap=bootstrap)
         _print_summary(run)
 
 
@@ -181,4 +183,5 @@ def _print_summary(run: SpineRun) -> None:
     for row in run.skipped:
         console.print(f"skipped: {row['case_id']} {row['level']}: {row['status']}: {row['reason']}")
     console.print(f"Predictions: {run.predictions}")
+    console.print(f"Report: {run.out / 'report.md'} (and report.html, metrics.json, metrics.csv)")
     console.print(f"Model for `spine analyze --model`: {run.model_dir}")

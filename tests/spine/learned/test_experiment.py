@@ -33,7 +33,7 @@ CONFIG = SpineTrainingConfig(
 def run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     root = tmp_path_factory.mktemp("spine-run")
     cache = write_cache(root / "cache", n_patients=12)
-    train_spine(cache, root / "run", CONFIG, show_progress=False)
+    train_spine(cache, root / "run", CONFIG, show_progress=False, n_bootstrap=200)
     return cache, root / "run"
 
 
@@ -75,6 +75,19 @@ def test_model_folder_records_its_training(run: tuple[Path, Path]) -> None:
     assert json.loads((folder / "config.json").read_text())["model_size"] == "tiny"
 
 
+def test_every_report_artefact_is_written(run: tuple[Path, Path]) -> None:
+    _, folder = run
+    for name in ("report.md", "report.html", "metrics.json", "metrics.csv"):
+        assert (folder / name).stat().st_size > 0, name
+    metrics = json.loads((folder / "metrics.json").read_text())
+    assert metrics["worst_errors"]
+    gallery = sorted((folder / "figures" / "gallery").glob("*.png"))
+    assert len(gallery) == len(metrics["worst_errors"])
+    markdown = (folder / "report.md").read_text()
+    assert "truth grade" in markdown  # the gallery captions
+    assert len(list((folder / "figures").glob("*.png"))) >= 3  # ROC, calibration, confusion
+
+
 def test_loaded_model_reproduces_the_test_predictions(run: tuple[Path, Path]) -> None:
     cache, folder = run
     rows = [r for r in _predictions(folder) if r["split"] == "test"]
@@ -101,7 +114,7 @@ def test_rerun_trains_nothing(run: tuple[Path, Path], monkeypatch: pytest.Monkey
 
     monkeypatch.setattr(experiment, "fit", counting)
     monkeypatch.setattr("fracturelab.training.trainer.torch.optim.AdamW", _no_training)
-    train_spine(cache, folder, CONFIG, show_progress=False)
+    train_spine(cache, folder, CONFIG, show_progress=False, report=False)
     assert calls == [True, True]  # each fold loaded its finished checkpoint
     assert (folder / "predictions.csv").read_text() == before
 
@@ -123,7 +136,7 @@ def test_interrupted_run_resumes_to_the_same_model(
     """Stopped during fold 0's second epoch, a rerun continues from last.pt to the same result."""
     cache = write_cache(tmp_path / "cache", n_patients=12)
     config = replace(CONFIG, augment=False)
-    whole = train_spine(cache, tmp_path / "whole", config, show_progress=False)
+    whole = train_spine(cache, tmp_path / "whole", config, show_progress=False, report=False)
 
     original = experiment.fit
 
@@ -141,10 +154,10 @@ def test_interrupted_run_resumes_to_the_same_model(
 
     monkeypatch.setattr(experiment, "fit", interrupted)
     with pytest.raises(KeyboardInterrupt):
-        train_spine(cache, tmp_path / "broken", config, show_progress=False)
+        train_spine(cache, tmp_path / "broken", config, show_progress=False, report=False)
     assert (tmp_path / "broken/checkpoints/fold0/last.pt").is_file()
     monkeypatch.setattr(experiment, "fit", original)
-    resumed = train_spine(cache, tmp_path / "broken", config, show_progress=False)
+    resumed = train_spine(cache, tmp_path / "broken", config, show_progress=False, report=False)
     assert resumed.folds[0]["resumed"] is True
     assert [f["epochs_run"] for f in resumed.folds] == [f["epochs_run"] for f in whole.folds]
     first = [float(r["fracture_probability"]) for r in _predictions(tmp_path / "whole")]

@@ -16,7 +16,7 @@ from tests.cli.helpers import one_line_error
 
 runner = CliRunner()
 FAST = ["--folds", "2", "--size", "tiny", "--epochs", "1", "--batch-size", "8"]
-FAST += ["--patch-mm", "48", "--patch-spacing", "4", "--device", "cpu", "-q"]
+FAST += ["--patch-mm", "48", "--patch-spacing", "4", "--device", "cpu", "--bootstrap", "100", "-q"]
 
 
 def _app() -> typer.Typer:
@@ -59,6 +59,8 @@ def test_train_writes_predictions_and_model(phantom_set: Path, tmp_path: Path) -
     assert model["patch_shape"] == [12, 12, 12]
     assert model["channels"] == ["ct", "vertebra", "neighbours"]
     assert (out / "cache/index.csv").is_file()
+    for name in ("report.md", "report.html", "metrics.json", "metrics.csv"):
+        assert (out / name).is_file(), name
 
 
 def test_no_fracture_is_one_line(phantom_set: Path, tmp_path: Path) -> None:

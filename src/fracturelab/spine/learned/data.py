@@ -287,10 +287,10 @@ class VertebraDataset(Dataset[dict[str, torch.Tensor]]):
         }
 
     def _augment(self, patch: torch.Tensor) -> torch.Tensor:
-        moved = self.affine(patch)
-        if hasattr(moved, "as_tensor"):  # a MONAI MetaTensor: plain tensors train faster
-            moved = moved.as_tensor()
-        moved = moved.float()
+        transformed = self.affine(patch)
+        if hasattr(transformed, "as_tensor"):  # a MONAI MetaTensor: plain tensors train faster
+            transformed = transformed.as_tensor()
+        moved: torch.Tensor = transformed.float()
         if self.rng.random() < 0.5:
             moved = torch.flip(moved, dims=(3,))  # left-right only
         scale = 1.0 + self.rng.uniform(-0.1, 0.1)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,9 +34,12 @@ from fracturelab.spine.learned.data import (
     morphometry_features,
     summarise,
 )
+from fracturelab.spine.learned.evaluation import evaluate
+from fracturelab.spine.learned.gallery import draw_error_gallery
 from fracturelab.spine.learned.inference import VertebraOutputs, predict_outputs
 from fracturelab.spine.learned.losses import SpineLoss
 from fracturelab.spine.learned.network import SpineNet, build_spine_network
+from fracturelab.spine.learned.report import write_report
 from fracturelab.spine.learned.splits import TEST, SpineSplits, make_spine_splits
 from fracturelab.training.trainer import TrainConfig, fit
 from fracturelab.typing import FloatArray, IntArray
@@ -232,6 +236,36 @@ def _rows(
     return rows
 
 
+def _report(
+    predictions: Path,
+    folder: Path,
+    runner: _Runner,
+    networks: list[SpineNet],
+    fold_of: dict[int, str],
+    n_bootstrap: int,
+) -> None:
+    """Evaluate ``predictions.csv`` and write the report, with the worst errors' Grad-CAM."""
+    evaluation = evaluate(predictions, n_boot=n_bootstrap, seed=runner.c.seed)
+    worst = evaluation.to_dict()["worst_errors"]
+    where = {(r.case_id, r.level): i for i, r in enumerate(runner.records)}
+    chosen = [where[(str(w["case_id"]), str(w["level"]))] for w in worst]
+    keys = [(runner.records[i].case_id, runner.records[i].level) for i in chosen]
+    nets = {
+        key: [networks[int(fold_of[i])]] if i in fold_of else networks
+        for key, i in zip(keys, chosen, strict=True)
+    }
+    with tempfile.TemporaryDirectory() as scratch:
+        gallery = draw_error_gallery(
+            worst,
+            {key: runner.patches[i] for key, i in zip(keys, chosen, strict=True)},
+            nets,
+            runner.c.backbone,
+            Path(scratch),
+            {key: runner.morphometry[i] for key, i in zip(keys, chosen, strict=True)},
+        )
+        write_report(evaluation, folder, gallery=gallery)
+
+
 def _channel_names(spec: dict[str, Any], count: int) -> tuple[str, ...]:
     """The cache's channel names (``spec.json``), else the default three, else numbered."""
     names = tuple(str(c) for c in spec.get("channels", _DEFAULT_CHANNELS))
@@ -246,6 +280,8 @@ def train_spine(
     config: SpineTrainingConfig | None = None,
     *,
     show_progress: bool = True,
+    report: bool = True,
+    n_bootstrap: int = 2000,
 ) -> SpineRun:
     """Train (or resume) the spine classifier on a patch cache.
 
@@ -256,6 +292,10 @@ def train_spine(
             :data:`PREDICTION_COLUMNS`) and ``models/best/`` (:class:`SpineModel`).
         config: Settings; defaults to :class:`SpineTrainingConfig`'s.
         show_progress: Show progress bars (Rich).
+        report: Evaluate the predictions by the VerSe protocol and write ``report.md``,
+            ``report.html``, ``metrics.json``, ``metrics.csv`` and ``figures/`` (with a
+            Grad-CAM gallery of the worst errors) into the run folder.
+        n_bootstrap: Bootstrap resamples (by patient) of the report's intervals.
 
     Returns:
         The :class:`SpineRun`.
@@ -345,6 +385,8 @@ def train_spine(
         info={"run": str(folder), "folds": folds},
     )
     model_dir = model.save(folder / "models" / "best")
+    if report:
+        _report(predictions, folder, runner, networks, fold_of, n_bootstrap)
     return SpineRun(
         folder, predictions, model_dir, splits, training_data, metrics, folds, cache.skipped()
     )
