@@ -25,7 +25,7 @@ import torch
 from fracturelab.femur.config import ExperimentConfig
 from fracturelab.femur.experiment import run_experiment
 from fracturelab.synth.femur import make_femur_dataset
-from fracturelab.training.trainer import TrainConfig
+from fracturelab.training.config import TrainConfig
 
 
 def _auc(entry: dict) -> str:

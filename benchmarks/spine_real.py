@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fracturelab.errors import FracturelabError, InputError
-from fracturelab.evaluation.agreement import weighted_kappa
+from fracturelab.evaluation.kappa import weighted_kappa
 from fracturelab.outputs import atomic_write_text, check_output_dir
 from fracturelab.spine import analyze
 from fracturelab.spine.overview import render_overview, render_vertebra

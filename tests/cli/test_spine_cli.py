@@ -14,10 +14,6 @@ from tests.cli.helpers import one_line_error, unusable_out
 
 runner = CliRunner(env={"COLUMNS": "400"})  # no wrapping of long temporary paths
 
-#: The old name, still imported by tests/workstation/test_cli_users.py: new code imports
-#: ``one_line_error`` (and ``unusable_out``) from tests/cli/helpers.py.
-_one_line_error = one_line_error
-
 
 @pytest.fixture(scope="module")
 def phantom_files(tmp_path_factory):

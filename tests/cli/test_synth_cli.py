@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from fracturelab.cli.synth import app
 from fracturelab.imaging import read_volume
-from tests.cli.test_spine_cli import unusable_out
+from tests.cli.helpers import unusable_out
 
 runner = CliRunner(env={"COLUMNS": "400"})  # no wrapping of long temporary paths
 

@@ -5,12 +5,25 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy.orm import Session
+from typer.testing import CliRunner
+
+from fracturelab.cli.main import app
 
 from fracturelab.workstation.answers import save_answer
 from fracturelab.workstation.models import Case, Reading, User
 from fracturelab.workstation.worklist import assign, finish_reading, open_reading
 
-__all__ = ["read_case"]
+__all__ = ["cli_ok", "cli_runner", "read_case"]
+
+#: Runs the ``fracturelab`` command in-process; wide, so long temporary paths do not wrap.
+cli_runner = CliRunner(env={"COLUMNS": "400"})
+
+
+def cli_ok(*args: str, stdin: str | None = None) -> str:
+    """Run ``fracturelab workstation ARGS`` and return its output, asserting exit code 0."""
+    result = cli_runner.invoke(app, ["workstation", *args], input=stdin)
+    assert result.exit_code == 0, result.output
+    return result.output
 
 
 def read_case(

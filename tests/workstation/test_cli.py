@@ -4,13 +4,12 @@ import csv
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
 from fracturelab.cli.main import app
 from fracturelab.workstation.settings import DB_ENV
 from tests.cli.helpers import one_line_error
-
-runner = CliRunner(env={"COLUMNS": "400"})  # no wrapping of long temporary paths
+from tests.workstation.helpers import cli_ok as _ok
+from tests.workstation.helpers import cli_runner as runner
 
 
 @pytest.fixture
@@ -21,12 +20,6 @@ def db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     assert result.exit_code == 0, result.output
     assert "Created workstation database" in result.output
     return url
-
-
-def _ok(*args: str, stdin: str | None = None) -> str:
-    result = runner.invoke(app, ["workstation", *args], input=stdin)
-    assert result.exit_code == 0, result.output
-    return result.output
 
 
 def test_init_twice_says_up_to_date(db: str) -> None:

@@ -17,8 +17,9 @@ from fracturelab.workstation.db import Database
 from fracturelab.workstation.models import AuditEvent, User, WebSession
 from fracturelab.workstation.server.security import start_session
 from fracturelab.workstation.settings import DB_ENV
-from tests.cli.test_spine_cli import _one_line_error
-from tests.workstation.test_cli import _ok, runner
+from tests.cli.helpers import one_line_error as _one_line_error
+from tests.workstation.helpers import cli_ok as _ok
+from tests.workstation.helpers import cli_runner as runner
 
 ACCOUNT_ACTIONS = ("user_add", "user_activate", "user_deactivate", "password_reset")
 

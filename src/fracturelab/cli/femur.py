@@ -89,7 +89,7 @@ def experiment(
         from fracturelab.femur.experiment import run_experiment
         from fracturelab.femur.presets import PatchGeometry
         from fracturelab.training.device import select_device
-        from fracturelab.training.trainer import TrainConfig
+        from fracturelab.training.config import TrainConfig
 
         select_device(device)  # an unknown or absent device is refused before any work
 

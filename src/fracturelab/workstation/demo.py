@@ -77,7 +77,7 @@ def train_demo_femur_model(
     from fracturelab.femur.config import ExperimentConfig
     from fracturelab.femur.experiment import run_experiment
     from fracturelab.synth.femur import make_femur_dataset
-    from fracturelab.training.trainer import TrainConfig
+    from fracturelab.training.config import TrainConfig
 
     if n_images < 20:
         raise InputError(f"n_images={n_images} is too few to train on; give at least 20")

@@ -22,6 +22,8 @@ from typing import Any
 
 from sqlalchemy import select
 
+from fracturelab.workstation.models import Reading, User
+
 PASSWORDS = {"admin": "admin-password", "alice": "alice-password", "bob": "bob-password1"}
 
 
@@ -188,3 +190,41 @@ def live_server(url: str, cache_dir: Path) -> Iterator[LiveServer]:
         thread.join(timeout=10)
         sock.close()
         database.dispose()
+
+
+# ----------------------------------------------------------------------------- page helpers
+
+
+def reading(server: LiveServer, username: str, case_id: int) -> dict[str, Any] | None:
+    """The user's reading of a case straight from the database."""
+    with server.database.session() as session:
+        row = session.scalars(
+            select(Reading)
+            .join(User, User.id == Reading.reader_id)
+            .where(User.username == username, Reading.case_id == case_id)
+        ).one_or_none()
+        if row is None:
+            return None
+        return {
+            "id": row.id,
+            "status": row.status,
+            "version": row.version,
+            "is_reference": row.is_reference,
+            "time_spent_s": row.time_spent_s,
+            "answers": {answer.key: dict(answer.value) for answer in row.answers},
+        }
+
+
+def wait_saved(page: Any) -> None:
+    """Wait until every queued answer is answered by the server and the status says so."""
+    page.evaluate("() => (window.fracturelabViewer || window.fracturelabFemur).drain()")
+    page.wait_for_selector("#status[data-state='saved']")
+
+
+def open_spine(page: Any, case_id: int) -> None:
+    page.goto(f"/cases/{case_id}")
+    page.wait_for_selector("body[data-viewer-ready='true']")
+
+
+def spine_answer(grade: int | None, morphology: str | None, na: bool = False) -> dict[str, Any]:
+    return {"genant_grade": grade, "morphology": morphology, "not_assessable": na}

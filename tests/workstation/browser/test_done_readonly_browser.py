@@ -20,11 +20,9 @@ from tests.workstation.browser.harness import (
     LiveServer,
     Seeded,
     live_server,
-    seed_database,
-)
-from tests.workstation.browser.test_workstation_browser import (
     open_spine,
     reading,
+    seed_database,
     spine_answer,
     wait_saved,
 )

@@ -20,7 +20,14 @@ from sqlalchemy import select
 from fracturelab.workstation.exporter import export_femur, export_spine
 from fracturelab.workstation.models import AppSetting, Assignment, Case, Reading, User
 from tests.workstation.browser.conftest import screenshot
-from tests.workstation.browser.harness import LiveServer, Seeded
+from tests.workstation.browser.harness import (
+    LiveServer,
+    Seeded,
+    open_spine,
+    reading,
+    spine_answer,
+    wait_saved,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -28,37 +35,11 @@ pytestmark = pytest.mark.slow
 # ----------------------------------------------------------------------------- helpers
 
 
-def reading(server: LiveServer, username: str, case_id: int) -> dict[str, Any] | None:
-    """The user's reading of a case straight from the database."""
-    with server.database.session() as session:
-        row = session.scalars(
-            select(Reading)
-            .join(User, User.id == Reading.reader_id)
-            .where(User.username == username, Reading.case_id == case_id)
-        ).one_or_none()
-        if row is None:
-            return None
-        return {
-            "id": row.id,
-            "status": row.status,
-            "version": row.version,
-            "is_reference": row.is_reference,
-            "time_spent_s": row.time_spent_s,
-            "answers": {answer.key: dict(answer.value) for answer in row.answers},
-        }
-
-
 def suggestion(server: LiveServer, case_id: int) -> dict[str, Any]:
     with server.database.session() as session:
         value = session.get(Case, case_id).suggestion
     assert value, f"case {case_id} has no suggestion"
     return value
-
-
-def wait_saved(page: Any) -> None:
-    """Wait until every queued answer is answered by the server and the status says so."""
-    page.evaluate("() => (window.fracturelabViewer || window.fracturelabFemur).drain()")
-    page.wait_for_selector("#status[data-state='saved']")
 
 
 HIDE_PAGE = """() => {
@@ -74,15 +55,6 @@ def wait_until(page: Any, predicate: str, timeout_s: float = 10.0) -> None:
     while not page.evaluate(predicate):
         assert time.monotonic() < deadline, f"timed out waiting for {predicate}"
         page.wait_for_timeout(50)
-
-
-def open_spine(page: Any, case_id: int) -> None:
-    page.goto(f"/cases/{case_id}")
-    page.wait_for_selector("body[data-viewer-ready='true']")
-
-
-def spine_answer(grade: int | None, morphology: str | None, na: bool = False) -> dict[str, Any]:
-    return {"genant_grade": grade, "morphology": morphology, "not_assessable": na}
 
 
 def canvas_point_of_mm(page: Any, mm: list[float]) -> tuple[float, float]:
