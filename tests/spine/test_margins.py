@@ -24,8 +24,9 @@ def test_wedge_measured_at_the_walls_within_one_and_a_half_percent():
     l2, truth = report["L2"], body.truth()
     assert l2.status == "graded"
     # A worst case: endplates tilted against an axis-aligned 1 mm grid make the mask a
-    # staircase of 8 mm treads, and the CT edge keeps ~0.3 mm of it: extrapolated to the walls
-    # the heights land within 4 % of the height (the issue asks 1.5 %: not reached here).
+    # staircase of 8 mm treads; the CT edge keeps ~0.15 mm of it and reads ~0.2 mm outside the
+    # bone: extrapolated to the walls Ha lands 0.6 mm (2.5 %) tall, within 4 % of the height
+    # (the issue asks 1.5 %: not reached here).
     for k in ("anterior", "posterior"):
         assert abs(l2.heights_mm[k] - truth[k]) <= 0.04 * HEIGHT, (k, l2.heights_mm, truth)
     # Read 10 % inside the walls the loss would be 1 - 18.25/24.25 = 24.7 %, a fifth short
@@ -67,11 +68,11 @@ def test_mask_one_voxel_off_is_refined_back_by_the_ct(change):
     sign = 1.0 if change is dilate else -1.0
     for level in ("L1", "L2", "L3"):
         truth = (Body(ha=0.72 * HEIGHT) if level == "L2" else Body()).truth()
-        # normal bodies within 0.5 mm; the wedge's margins are extrapolated over a staircase
-        # that the CT edge halves but does not remove (Hp of the dilated wedge: 0.9 mm)
-        tolerance = 1.0 if level == "L2" else 0.5
+        # within 0.5 mm, the wedge included: the endplates and the walls they are extrapolated
+        # to are read from the CT, so the mask's extra or missing voxel drops out
         for k in HEIGHTS:
-            assert abs(refined[level].heights_mm[k] - truth[k]) <= tolerance, (level, k)
+            assert abs(refined[level].heights_mm[k] - truth[k]) <= 0.5, (level, k)
+            assert abs(refined[level].heights_mm[k] - exact[level].heights_mm[k]) <= 0.1
             # without the CT the heights are about two voxels off (one at each endplate)
             assert sign * (mask_only[level].heights_mm[k] - truth[k]) > 1.2, (level, k)
         moved = refined[level].ct_refinement_mm

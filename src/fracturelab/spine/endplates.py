@@ -33,6 +33,7 @@ from fracturelab.typing import Float64Array
 __all__ = [
     "EDGE_SEARCH_VOXELS",
     "MAX_REFINE_VOXEL_MM",
+    "MIN_SEARCH_MM",
     "EndplateProfile",
     "endplate_profile",
     "margin_value",
@@ -46,7 +47,7 @@ __all__ = [
 MIN_EDGE_CONTRAST_HU = 100.0
 #: Search half-width around the mask's boundary, in voxels along the line.
 EDGE_SEARCH_VOXELS = 2.0
-_MIN_SEARCH_MM = 1.5
+MIN_SEARCH_MM = 1.5
 _OVERSHOOT_MM = 0.5
 #: Voxels longer than this along the superior axis are not refined. On 3 mm slices a thin
 #: bright cortex averaged into the slice it shares with the disc moves the half-maximum
@@ -122,7 +123,7 @@ def endplate_profile(
     outside = sample.outside_field_of_view(points)
     voxel = sample.voxel_length_mm(body.superior)
     hu = sample.sample_ct(points) if voxel <= MAX_REFINE_VOXEL_MM else None
-    window = max(EDGE_SEARCH_VOXELS * voxel, _MIN_SEARCH_MM)
+    window = max(EDGE_SEARCH_VOXELS * voxel, MIN_SEARCH_MM)
     n, m = len(a_mm), len(slab_r_mm)
     raw = np.full((n, m, 2), np.nan)
     shift = np.full((n, m, 2), np.nan)

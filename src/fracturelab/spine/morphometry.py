@@ -31,10 +31,13 @@ import numpy as np
 import numpy.typing as npt
 
 from fracturelab.spine.endplates import (
+    EDGE_SEARCH_VOXELS,
     MAX_REFINE_VOXEL_MM,
+    MIN_SEARCH_MM,
     EndplateProfile,
     endplate_profile,
     margin_value,
+    refine_edge,
     run_reaches_edge,
     run_through_zero,
 )
@@ -361,14 +364,26 @@ def _edge_counts(
 def _walls(
     sample: VertebraSample, body: VertebraFrame, opts: MorphometryOptions, step: float, reach: float
 ) -> tuple[float | None, float | None, bool]:
-    """Anterior and posterior wall positions (local a, mm) at mid-height in the slab."""
+    """Anterior and posterior wall positions (local a, mm) at mid-height in the slab.
+
+    Lines along the anterior axis cross the body at three heights on each of the slab's
+    offsets; each crossing of the interpolated mask is moved to the CT's bone edge
+    (:func:`~fracturelab.spine.endplates.refine_edge`, as the endplates are) where the CT
+    resolves it. A wall is the median of its refined crossings when at least half of the lines
+    show an edge, else of the mask's: so a label map a voxel too large or too small puts the
+    walls, and the margins extrapolated to them, where the bone is.
+    """
     t = np.arange(-reach, reach + step, step)
     offsets = [(dr, ds) for dr in _slab(opts) for ds in (-2.0, 0.0, 2.0)]
     starts = np.array([dr * body.right + ds * body.superior for dr, ds in offsets])
     points = body.origin_mm + starts[:, None, :] + t[None, :, None] * body.anterior
     values = sample.sample(points)
     outside = sample.outside_field_of_view(points)
+    voxel = sample.voxel_length_mm(body.anterior)
+    hu = sample.sample_ct(points) if voxel <= MAX_REFINE_VOXEL_MM else None
+    window = max(EDGE_SEARCH_VOXELS * voxel, MIN_SEARCH_MM)
     fronts, backs, cut = [], [], False
+    edges: dict[str, list[float]] = {"front": [], "back": []}
     for row in range(len(offsets)):
         run = run_through_zero(t, values[row])
         if run is None:
@@ -377,9 +392,17 @@ def _walls(
         backs.append(back)
         fronts.append(front)
         cut = cut or run_reaches_edge(outside[row], i0, i1)
+        if hu is not None:
+            for name, s, outward in (("back", back, -1.0), ("front", front, 1.0)):
+                edge = refine_edge(t, hu[row], s, outward, window)
+                if edge is not None:
+                    edges[name].append(edge)
     if not fronts:
         return None, None, cut
-    return float(np.median(fronts)), float(np.median(backs)), cut
+    # each wall from the CT's bone edge where at least half of the lines show one
+    front_at = edges["front"] if 2 * len(edges["front"]) >= len(fronts) else fronts
+    back_at = edges["back"] if 2 * len(edges["back"]) >= len(backs) else backs
+    return float(np.median(front_at)), float(np.median(back_at)), cut
 
 
 def _slab(opts: MorphometryOptions) -> npt.NDArray[np.float64]:
