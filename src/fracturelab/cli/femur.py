@@ -88,8 +88,8 @@ def experiment(
         from fracturelab.femur.config import ExperimentConfig
         from fracturelab.femur.experiment import run_experiment
         from fracturelab.femur.presets import PatchGeometry
-        from fracturelab.training.device import select_device
         from fracturelab.training.config import TrainConfig
+        from fracturelab.training.device import select_device
 
         select_device(device)  # an unknown or absent device is refused before any work
 

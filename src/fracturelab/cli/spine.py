@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from fracturelab.cli import spine_dataset, spine_model
 from fracturelab.cli._common import user_errors
 from fracturelab.outputs import check_output_dir
 
@@ -121,3 +122,8 @@ def _table(report: SpineReport) -> Table:
             *row, style=style.get(v.genant_grade, "dim") if v.genant_grade is not None else "dim"
         )
     return table
+
+
+# Commands defined in their own modules, listed after analyze in --help.
+spine_model.register(app)  # spine train
+spine_dataset.register(app)  # spine dataset check

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
+from fracturelab.cli import synth_set
 from fracturelab.cli._common import user_errors
 from fracturelab.errors import InputError
 from fracturelab.outputs import check_output_dir
@@ -235,3 +236,6 @@ def _print_summary(truth: dict[str, Any], paths: dict[str, Path]) -> None:
     cut = [entry["level"] for entry in entries if not entry["in_field_of_view"]]
     if cut:
         console.print(f"Cut by the field of view: {', '.join(cut)}")
+
+
+synth_set.register(app)  # synth spine-set, listed after spine and femur in --help
