@@ -178,3 +178,19 @@ def test_no_graded_vertebra_is_one_line(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="no graded vertebra with a patch") as error:
         train_spine(cache, tmp_path / "run", CONFIG, show_progress=False)
     assert "\n" not in str(error.value)
+
+
+def test_vit_with_fused_morphometry_runs_end_to_end(tmp_path: Path) -> None:
+    """The ViT backbone, morphometry fusion and the ViT Grad-CAM gallery, briefly."""
+    cache = write_cache(tmp_path / "cache", n_patients=12)
+    config = replace(
+        CONFIG,
+        backbone="vit",
+        fuse_morphometry=True,
+        training=TrainConfig(max_epochs=1, max_steps=2, batch_size=8, device="cpu"),
+    )
+    run = train_spine(cache, tmp_path / "run", config, show_progress=False, n_bootstrap=100)
+    model = SpineModel.load(run.model_dir)
+    assert model.backbone == "vit"
+    assert model.fuse_morphometry
+    assert list((tmp_path / "run/figures/gallery").glob("*.png"))

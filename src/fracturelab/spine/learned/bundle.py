@@ -44,7 +44,10 @@ class SpineModel:
         channels: Input channels, in order (``ct``, ``mask``, ``neighbours``).
         fuse_morphometry: Whether the networks take the morphometry features.
         threshold: Decision threshold on P(fracture), chosen on out-of-fold validation data.
-        patch_spec: How patches are cut (the cache's ``spec.json``); inputs must match.
+        patch_spec: How patches are cut: the training cache's ``spec.json`` document; cut
+            inputs with ``PatchSpec.from_dict(patch_spec["spec"])``
+            (:mod:`fracturelab.spine.patches`, not imported here so that the pipeline may
+            import this module without a cycle).
         training_data: Training data summary (cases, patients, vertebrae per grade).
         metrics: Metrics summary (validation and test), when known.
         info: Free-form provenance.
