@@ -179,7 +179,7 @@ def make_spine_phantom(
             whatever the storage order; each in (0, 10].
         orientation: Storage orientation code, one letter from each of L/R, P/A, S/I, e.g.
             ``"LPS"``, ``"RAS"`` or ``"PIR"``.
-        seed: Seed of the noise (an integer >= 0).
+        seed: Seed of the anatomy, fracture signs, bone density and noise (an integer >= 0).
         label_convention: ``"verse"`` (VerSe numbering, L1 = 20) or ``"totalseg_v2"``
             (TotalSegmentator v2, L1 = 31, S1 = 26; no T13 or L6).
         curvature: Scale of kyphosis, lordosis and scoliosis in [0, 1.5]; 0 is straight.
