@@ -205,3 +205,21 @@ def test_unusable_out_is_refused_before_any_work(
     assert result.stderr.startswith(f"error: --out {out}: ") and result.stderr.count("\n") == 1
     assert sorted(p.name for p in tmp_path.iterdir()) == ["taken"]
     assert blocker.read_text() == "x"
+
+
+def test_spine_bone_hu_and_no_fracture_signs_reach_the_phantom(tmp_path):
+    out = tmp_path / "p"
+    args = ["spine", "--out", str(out), "--levels", "L1-L3", "--spacing", "2",
+            "--fractures", "L2:2:wedge", "--bone-hu", "150", "--no-fracture-signs"]  # fmt: skip
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    truth = json.loads((out / "truth.json").read_text())
+    assert truth["parameters"]["bone_hu"] == 150.0
+    assert truth["parameters"]["fracture_signs"] is False
+    assert all(v["cancellous_hu"] == 150.0 for v in truth["vertebrae"])
+
+
+def test_spine_bone_hu_out_of_range_names_the_option(tmp_path):
+    result = CliRunner().invoke(app, ["spine", "--out", str(tmp_path / "p"), "--bone-hu", "900"])
+    assert result.exit_code == 2
+    assert "--bone-hu 900" in result.output and "None" not in result.output

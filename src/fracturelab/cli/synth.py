@@ -27,6 +27,8 @@ _SPINE_OPTIONS = {
     "levels": "--levels",
     "fractures": "--fractures",
     "mask_error": "--mask-error",
+    "bone_hu": "--bone-hu",
+    "fracture_signs": "--no-fracture-signs",
 }
 _FEMUR_OPTIONS = {
     "n_images": "--n",
@@ -100,6 +102,22 @@ def spine(
             "of each vertebra left out).",
         ),
     ] = "none",
+    fracture_signs: Annotated[
+        bool,
+        typer.Option(
+            "--fracture-signs/--no-fracture-signs",
+            help="Draw the sclerotic band and the broken endplate cortex of fractured vertebrae "
+            "(default), or the shape only.",
+        ),
+    ] = True,
+    bone_hu: Annotated[
+        float | None,
+        typer.Option(
+            "--bone-hu",
+            help="Cancellous bone HU of every vertebra (0-700); default: drawn 100-300 per "
+            "phantom and vertebra.",
+        ),
+    ] = None,
 ) -> None:
     """Write a CT-like spine phantom, its vertebra label map and the ground truth."""
     with user_errors(_SPINE_OPTIONS):
@@ -117,6 +135,8 @@ def spine(
             noise_hu=noise,
             fov_mm=None if fov is None else _triple("--fov", fov),
             mask_error=mask_error,
+            fracture_signs=fracture_signs,
+            bone_hu=bone_hu,
         )
         paths = phantom.save(out)
         _print_summary(phantom.truth, paths)

@@ -46,7 +46,7 @@ def check_bone_hu(bone_hu: float | None) -> float | None:
     ):
         raise InputError(
             f"bone_hu {bone_hu!r} is not valid; give the cancellous bone's CT number in HU in "
-            f"[{low:g}, {high:g}] (e.g. 220), or None to draw it per phantom and vertebra"
+            f"[{low:g}, {high:g}] (e.g. 220), or leave it unset to draw it per phantom and vertebra"
         )
     return float(bone_hu)
 
