@@ -5,6 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from fracturelab.document import to_markdown
 from fracturelab.femur import report
 from fracturelab.femur.analysis import analyze
 from fracturelab.femur.config import ExperimentConfig
@@ -76,7 +77,7 @@ def _result(
 
 def _markdown(result: ExperimentResult) -> tuple[str, dict]:
     metrics = analyze(result)
-    return report._markdown(report._blocks(result, metrics, {}), result.out), metrics
+    return to_markdown(report._blocks(result, metrics, {}), result.out), metrics
 
 
 def test_two_aff_test_patients_carry_a_small_sample_warning(tmp_path: Path) -> None:

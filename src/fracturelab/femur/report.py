@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-import html
 import json
 import math
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from fracturelab.document import Block, to_html, to_markdown
 from fracturelab.femur.analysis import MIN_PATIENTS_PER_CLASS, analyze
 from fracturelab.femur.figures import draw_figures
 from fracturelab.femur.result import ExperimentResult
 from fracturelab.outputs import atomic_write_text, write_csv
 
 __all__ = ["write_report"]
-
-Block = tuple[Any, ...]
 
 
 def _number(value: Any, digits: int = 3) -> str:
@@ -216,58 +213,6 @@ def _blocks(
     return blocks
 
 
-def _markdown(blocks: Sequence[Block], folder: Path) -> str:
-    lines: list[str] = []
-    for block in blocks:
-        kind = block[0]
-        if kind in ("h1", "h2"):
-            lines += ["#" * int(kind[1]) + " " + block[1], ""]
-        elif kind == "p":
-            lines += [block[1], ""]
-        elif kind == "ul":
-            lines += [f"- {item}" for item in block[1]] + [""]
-        elif kind == "table":
-            header, rows = block[1], block[2]
-            lines.append("| " + " | ".join(header) + " |")
-            lines.append("|" + "---|" * len(header))
-            lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
-            lines.append("")
-        elif kind == "img":
-            lines += [f"![{block[2]}]({Path(block[1]).relative_to(folder).as_posix()})", ""]
-    return "\n".join(lines)
-
-
-def _html(blocks: Sequence[Block], folder: Path) -> str:
-    e = html.escape
-    body: list[str] = []
-    for block in blocks:
-        kind = block[0]
-        if kind in ("h1", "h2", "p"):
-            body.append(f"<{kind}>{e(block[1])}</{kind}>")
-        elif kind == "ul":
-            body.append("<ul>" + "".join(f"<li>{e(str(i))}</li>" for i in block[1]) + "</ul>")
-        elif kind == "table":
-            head = "".join(f"<th>{e(h)}</th>" for h in block[1])
-            rows = "".join(
-                "<tr>" + "".join(f"<td>{e(str(c))}</td>" for c in row) + "</tr>" for row in block[2]
-            )
-            body.append(f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>")
-        elif kind == "img":
-            source = Path(block[1]).relative_to(folder).as_posix()
-            body.append(f'<figure><img src="{e(source)}" alt="{e(block[2])}">'
-                        f"<figcaption>{e(block[2])}</figcaption></figure>")  # fmt: skip
-    style = (
-        "body{font-family:sans-serif;max-width:70em;margin:2em auto;line-height:1.4}"
-        "table{border-collapse:collapse;font-size:0.85em;margin:1em 0}"
-        "td,th{border:1px solid #ccc;padding:0.25em 0.5em;text-align:left}"
-        "img{max-width:100%}figcaption{color:#555;font-size:0.9em}"
-    )
-    return (
-        "<!doctype html><html><head><meta charset='utf-8'><title>fracturelab femur report"
-        f"</title><style>{style}</style></head><body>{''.join(body)}</body></html>\n"
-    )
-
-
 def write_report(result: ExperimentResult) -> dict[str, Any]:
     """Compute the metrics, draw the figures and write the report files; returns the metrics."""
     folder = result.out
@@ -284,6 +229,6 @@ def write_report(result: ExperimentResult) -> dict[str, Any]:
     ):
         write_csv(folder / name, table[1], table[2])
     blocks = _blocks(result, metrics, figures)
-    atomic_write_text(folder / "report.md", _markdown(blocks, folder))
-    atomic_write_text(folder / "report.html", _html(blocks, folder))
+    atomic_write_text(folder / "report.md", to_markdown(blocks, folder))
+    atomic_write_text(folder / "report.html", to_html(blocks, folder, "fracturelab femur report"))
     return metrics

@@ -15,8 +15,6 @@ disagreeing are stated as cautions in the text, as the femur report does.
 
 from __future__ import annotations
 
-import base64
-import html
 import json
 import math
 import shutil
@@ -26,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from fracturelab.document import Block, to_html, to_markdown
 from fracturelab.errors import InputError
 from fracturelab.outputs import atomic_write_text, check_output_dir, write_csv
 from fracturelab.spine.learned.evaluation import (
@@ -45,8 +44,6 @@ __all__ = ["DEFAULT_TITLE", "write_report"]
 DEFAULT_TITLE = "Spine fracture classifier: VerSe evaluation"
 _CSV_COLUMNS = ("section", "method", "target", "level", "split", "metric", "value")
 _PNG = b"\x89PNG\r\n\x1a\n"
-
-Block = tuple[Any, ...]
 
 
 def write_report(
@@ -102,8 +99,10 @@ def write_report(
             folder / "metrics.json", json.dumps(metrics, indent=2, allow_nan=False) + "\n"
         ),
         "metrics_csv": write_csv(folder / "metrics.csv", _CSV_COLUMNS, _long_rows(metrics)),
-        "report_md": atomic_write_text(folder / "report.md", _markdown(blocks, folder)),
-        "report_html": atomic_write_text(folder / "report.html", _html(blocks, title)),
+        "report_md": atomic_write_text(folder / "report.md", to_markdown(blocks, folder)),
+        "report_html": atomic_write_text(
+            folder / "report.html", to_html(blocks, folder, title, embed_images=True)
+        ),
     }
     return {**paths, **figures}
 
@@ -361,53 +360,3 @@ def _long_rows(metrics: Mapping[str, Any]) -> list[list[Any]]:
     for split, c in metrics["counts"].items():
         add("counts", {**c, "split": split}, "", ())
     return rows
-
-
-def _markdown(blocks: Sequence[Block], folder: Path) -> str:
-    lines: list[str] = []
-    for kind, *rest in blocks:
-        if kind in ("h1", "h2"):
-            lines += ["#" * int(kind[1]) + " " + rest[0], ""]
-        elif kind == "p":
-            lines += [rest[0], ""]
-        elif kind == "ul":
-            lines += [f"- {item}" for item in rest[0]] + [""]
-        elif kind == "table":
-            lines.append("| " + " | ".join(rest[0]) + " |")
-            lines.append("|" + "---|" * len(rest[0]))
-            lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rest[1]] + [""]
-        elif kind == "img":
-            lines += [f"![{rest[1]}]({Path(rest[0]).relative_to(folder).as_posix()})", ""]
-    return "\n".join(lines)
-
-
-def _html(blocks: Sequence[Block], title: str) -> str:
-    e = html.escape
-    body: list[str] = []
-    for kind, *rest in blocks:
-        if kind in ("h1", "h2", "p"):
-            body.append(f"<{kind}>{e(rest[0])}</{kind}>")
-        elif kind == "ul":
-            body.append("<ul>" + "".join(f"<li>{e(str(i))}</li>" for i in rest[0]) + "</ul>")
-        elif kind == "table":
-            head = "".join(f"<th>{e(h)}</th>" for h in rest[0])
-            cells = "".join(
-                "<tr>" + "".join(f"<td>{e(str(c))}</td>" for c in row) + "</tr>" for row in rest[1]
-            )
-            body.append(f"<table><thead><tr>{head}</tr></thead><tbody>{cells}</tbody></table>")
-        elif kind == "img":
-            data = base64.b64encode(Path(rest[0]).read_bytes()).decode("ascii")
-            body.append(
-                f'<figure><img src="data:image/png;base64,{data}" alt="{e(rest[1])}">'
-                f"<figcaption>{e(rest[1])}</figcaption></figure>"
-            )
-    style = (
-        "body{font-family:sans-serif;max-width:70em;margin:2em auto;line-height:1.4}"
-        "table{border-collapse:collapse;font-size:0.85em;margin:1em 0}"
-        "td,th{border:1px solid #ccc;padding:0.25em 0.5em;text-align:left}"
-        "img{max-width:100%}figcaption{color:#555;font-size:0.9em}"
-    )
-    return (
-        f"<!doctype html><html><head><meta charset='utf-8'><title>{e(title)}</title>"
-        f"<style>{style}</style></head><body>{''.join(body)}</body></html>\n"
-    )
