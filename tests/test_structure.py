@@ -38,6 +38,7 @@ LAYERS = {
     "outputs": 0,
     "checks": 0,
     "typing": 0,
+    "document": 0,
     "imaging": 1,
     "evaluation": 1,
     "training": 1,
@@ -279,7 +280,6 @@ def test_the_alias_and_difflib_finders_find_them():
     assert "FloatArray" not in _assigned_names(clean)
 
 
-@pytest.mark.xfail(strict=False, reason="lead is moving spine/synth")
 def test_array_types_are_imported_from_fracturelab_typing():
     shared = set(_shared_types())
     own = sorted(
@@ -291,7 +291,6 @@ def test_array_types_are_imported_from_fracturelab_typing():
     assert not own, f"import these from {TYPING_MODULE} instead: " + "; ".join(own)
 
 
-@pytest.mark.xfail(strict=False, reason="lead is moving spine/synth")
 def test_did_you_mean_hints_come_from_fracturelab_checks():
     calls = sorted(
         f"{module}:{line}"
