@@ -39,6 +39,7 @@ LAYERS = {
     "checks": 0,
     "typing": 0,
     "document": 0,
+    "lazy": 0,
     "imaging": 1,
     "evaluation": 1,
     "training": 1,

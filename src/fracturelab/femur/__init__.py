@@ -7,8 +7,9 @@ PyTorch and MONAI with :class:`FemurModel`.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from fracturelab.lazy import lazy_exports
 
 if TYPE_CHECKING:  # for type checkers; at run time __getattr__ imports on first use
     from fracturelab.femur.bundle import FemurModel, FemurPrediction
@@ -37,15 +38,4 @@ _HOMES = {
     "make_splits": "fracturelab.femur.splits",
 }
 
-
-def __getattr__(name: str) -> Any:
-    """Import a public name from its module on first use."""
-    if name not in _HOMES:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(_HOMES[name]), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *__all__])
+__getattr__, __dir__ = lazy_exports(globals(), _HOMES)
