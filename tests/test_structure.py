@@ -40,6 +40,7 @@ LAYERS = {
     "typing": 0,
     "document": 0,
     "lazy": 0,
+    "progress": 0,
     "imaging": 1,
     "evaluation": 1,
     "training": 1,

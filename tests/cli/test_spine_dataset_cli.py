@@ -57,7 +57,7 @@ def test_every_problem_on_its_own_line_exit_2(tmp_path: Path) -> None:
     assert len(errors) == 3, result.output
     for fragment in ("two patients", "outside 0-3", "no vertebrae label map"):
         assert sum(fragment in error for error in errors) == 1, (fragment, errors)
-    assert "3 problems; fix them and run the check again" in result.output
+    assert "3 problems; fix them and run again" in result.output
     assert "Traceback" not in result.output
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import math
 import re
 import sys
 from collections.abc import Iterator, Mapping
@@ -12,7 +13,7 @@ import typer
 
 from fracturelab.errors import FracturelabError, InputError
 
-__all__ = ["EXIT_INPUT_ERROR", "name_options", "renamed", "user_errors"]
+__all__ = ["EXIT_INPUT_ERROR", "name_options", "parse_triple", "renamed", "user_errors"]
 
 #: Exit code for input the user can fix (missing file, bad argument, bad data).
 EXIT_INPUT_ERROR = 2
@@ -61,7 +62,9 @@ def renamed(options: Mapping[str, str]) -> Iterator[None]:
 def user_errors(options: Mapping[str, str] | None = None) -> Iterator[None]:
     """Print a :class:`FracturelabError` as ``error: ...`` on stderr and exit with code 2.
 
-    Anything else is a bug in fracturelab and keeps its traceback.
+    An error that collects several problems (its ``problems`` attribute, as a dataset check
+    raises) prints one ``error:`` line per problem and then how many there are. Anything else
+    is a bug in fracturelab and keeps its traceback.
 
     Args:
         options: Python parameter name -> the command-line option that sets it, so that the
@@ -71,7 +74,37 @@ def user_errors(options: Mapping[str, str] | None = None) -> Iterator[None]:
     try:
         yield
     except FracturelabError as error:
-        message = str(error).splitlines()[0] if str(error) else type(error).__name__
-        message = name_options(message, options or {})
-        print(f"error: {message}", file=sys.stderr)
+        problems = [str(p) for p in getattr(error, "problems", None) or [str(error)]]
+        for problem in problems:
+            message = problem.splitlines()[0] if problem else type(error).__name__
+            print(f"error: {name_options(message, options or {})}", file=sys.stderr)
+        if len(problems) > 1:
+            print(f"{len(problems)} problems; fix them and run again", file=sys.stderr)
         raise typer.Exit(code=EXIT_INPUT_ERROR) from None
+
+
+def parse_triple(option: str, text: str, example: str = "0.8,0.8,1") -> tuple[float, float, float]:
+    """Read three positive millimetre values (left-right, anterior-posterior, superior-inferior).
+
+    Args:
+        option: The command-line option, for the message (``--spacing``).
+        text: What the user typed: three comma-separated numbers, or one for all three.
+        example: An example value for the message.
+
+    Raises:
+        InputError: One line naming ``option`` and ``text`` for anything else.
+
+    """
+    hint = (
+        f"{option} {text!r} is not valid; write three numbers in mm separated by commas "
+        f"(left-right,anterior-posterior,superior-inferior) like {example}, or one number"
+    )
+    try:
+        values = [float(part) for part in text.split(",")]
+    except ValueError:
+        raise InputError(hint) from None
+    if len(values) == 1:
+        values *= 3
+    if len(values) != 3 or not all(math.isfinite(v) and v > 0 for v in values):
+        raise InputError(hint)
+    return values[0], values[1], values[2]

@@ -6,16 +6,12 @@ the ``spine`` command group.
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from fracturelab.cli._common import EXIT_INPUT_ERROR, name_options
-from fracturelab.errors import FracturelabError
+from fracturelab.cli._common import user_errors
 
 if TYPE_CHECKING:
     from fracturelab.spine.dataset import SpineDataset
@@ -76,7 +72,7 @@ def check(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Validate a spine dataset: print its tiers and grade counts, or every problem found."""
-    with _all_problems():
+    with user_errors(_OPTIONS):
         from fracturelab.spine.dataset import (
             check_levels_in_masks,
             check_trainable,
@@ -91,21 +87,6 @@ def check(
             check_trainable(data)
         checked = " and label maps" if masks else ""
         typer.echo(f"OK: no problem found in the tables{checked}.")
-
-
-@contextmanager
-def _all_problems() -> Iterator[None]:
-    """Print every problem of a dataset error as ``error: ...`` (one line each); exit 2."""
-    try:
-        yield
-    except FracturelabError as error:
-        problems: list[str] = list(getattr(error, "problems", [])) or [str(error)]
-        for problem in problems:
-            line = name_options(problem.splitlines()[0] if problem else "", _OPTIONS)
-            print(f"error: {line}", file=sys.stderr)
-        if len(problems) > 1:
-            print(f"{len(problems)} problems; fix them and run the check again", file=sys.stderr)
-        raise typer.Exit(code=EXIT_INPUT_ERROR) from None
 
 
 def _print_summary(data: SpineDataset) -> None:

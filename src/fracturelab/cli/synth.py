@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from fracturelab.cli import synth_set
-from fracturelab.cli._common import user_errors
-from fracturelab.errors import InputError
+from fracturelab.cli._common import parse_triple, user_errors
 from fracturelab.outputs import check_output_dir
 
 __all__ = ["app"]
@@ -127,13 +125,13 @@ def spine(
         phantom = make_spine_phantom(
             levels=levels,
             fractures=fractures,
-            spacing_mm=_triple("--spacing", spacing),
+            spacing_mm=parse_triple("--spacing", spacing),
             orientation=orientation,
             seed=seed,
             label_convention=labels,
             curvature=curvature,
             noise_hu=noise,
-            fov_mm=None if fov is None else _triple("--fov", fov),
+            fov_mm=None if fov is None else parse_triple("--fov", fov),
             mask_error=mask_error,
             fracture_signs=fracture_signs,
             bone_hu=bone_hu,
@@ -204,22 +202,6 @@ def _print_femur_summary(manifest: Path) -> None:
         console.print(f"  {label}: {len(images)} images, {len(people)} patient{plural}")
     console.print(f"Manifest: {manifest}")
     console.print(f"Ground truth: {manifest.parent / 'truth.json'}")
-
-
-def _triple(option: str, text: str) -> tuple[float, float, float]:
-    hint = (
-        f"{option} {text!r} is not valid; write three numbers in mm separated by commas "
-        "(left-right,anterior-posterior,superior-inferior) like 0.8,0.8,1, or one number"
-    )
-    try:
-        values = [float(part) for part in text.split(",")]
-    except ValueError:
-        raise InputError(hint) from None
-    if len(values) == 1:
-        values *= 3
-    if len(values) != 3 or not all(math.isfinite(v) and v > 0 for v in values):
-        raise InputError(hint)
-    return values[0], values[1], values[2]
 
 
 def _print_summary(truth: dict[str, Any], paths: dict[str, Path]) -> None:

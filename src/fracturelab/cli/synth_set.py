@@ -6,14 +6,12 @@ the ``synth`` command group.
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from fracturelab.cli._common import user_errors
-from fracturelab.errors import InputError
+from fracturelab.cli._common import parse_triple, user_errors
 from fracturelab.outputs import check_output_dir
 
 __all__ = ["register", "spine_set"]
@@ -86,7 +84,7 @@ def spine_set(
             out,
             n,
             seed,
-            spacing_mm=_spacing(spacing),
+            spacing_mm=parse_triple("--spacing", spacing, example="2,2,2"),
             levels=levels,
             graded_share=graded_share,
             unlabelled_share=unlabelled_share,
@@ -105,19 +103,3 @@ def spine_set(
         f"fractured (grades 0-3: {', '.join(str(v) for v in summary['grades'].values())})"
     )
     typer.echo(f"Dataset: {scans} (grades: {scans.parent / 'grades.csv'})")
-
-
-def _spacing(text: str) -> tuple[float, float, float]:
-    hint = (
-        f"--spacing {text!r} is not valid; write three numbers in mm separated by commas "
-        "(left-right,anterior-posterior,superior-inferior) like 2,2,2, or one number"
-    )
-    try:
-        values = [float(part) for part in text.split(",")]
-    except ValueError:
-        raise InputError(hint) from None
-    if len(values) == 1:
-        values *= 3
-    if len(values) != 3 or not all(math.isfinite(v) and v > 0 for v in values):
-        raise InputError(hint)
-    return values[0], values[1], values[2]

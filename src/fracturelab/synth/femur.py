@@ -61,8 +61,7 @@ from __future__ import annotations
 
 import json
 import zlib
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -75,6 +74,7 @@ from fracturelab.errors import InputError
 from fracturelab.femur.contract import AFF, MANIFEST_COLUMNS, NFF
 from fracturelab.imaging.radiograph import Radiograph
 from fracturelab.outputs import atomic_path, atomic_write_text, write_csv
+from fracturelab.progress import progress_bar
 from fracturelab.synth._femur_checks import (
     MAX_SIZE_PX,
     MAX_SPACING_MM,
@@ -402,7 +402,7 @@ def make_femur_dataset(
     patients = _plan_patients(count, start, fraction, per_patient)
     rows: list[dict[str, str]] = []
     records: list[dict[str, Any]] = []
-    with _progress(progress, count) as advance:
+    with progress_bar("femur radiographs", count, show=progress) as advance:
         for patient in patients:
             rng = np.random.default_rng([start, patient.seed])
             anatomy = sample_anatomy(rng)
@@ -442,21 +442,3 @@ def make_femur_dataset(
     truth = {"schema_version": TRUTH_SCHEMA_VERSION, "parameters": parameters, "images": records}
     atomic_write_text(folder / "truth.json", json.dumps(truth, indent=1) + "\n")
     return write_csv(folder / "manifest.csv", MANIFEST_COLUMNS, rows)
-
-
-@contextmanager
-def _progress(show: bool, total: int) -> Iterator[Any]:
-    if not show:
-        yield lambda: None
-        return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
-
-    with Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        transient=True,
-    ) as bar:
-        task = bar.add_task("femur radiographs", total=total)
-        yield lambda: bar.advance(task)

@@ -14,8 +14,7 @@ from __future__ import annotations
 import json
 import math
 import numbers
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ import numpy as np
 from fracturelab.errors import InputError
 from fracturelab.imaging.io import write_volume
 from fracturelab.outputs import atomic_write_text, write_csv
+from fracturelab.progress import progress_bar
 from fracturelab.spine.datasets.model import TIERS
 from fracturelab.spine.levels import parse_level_range
 from fracturelab.synth.fractures import FRACTURE_KINDS, UNFRACTURABLE_LEVELS, FractureSpec
@@ -221,7 +221,7 @@ def make_spine_set(
     scans: list[dict[str, str]] = []
     grades: list[dict[str, Any]] = []
     records: list[dict[str, Any]] = []
-    with _progress(progress, len(plans)) as advance:
+    with progress_bar("spine phantoms", len(plans), show=progress) as advance:
         for plan in plans:
             phantom = make_spine_phantom(
                 levels=names,
@@ -345,21 +345,3 @@ def _check_per_patient(value: Sequence[int]) -> tuple[int, int]:
     if not 1 <= low <= high <= 20:
         raise InputError(f"scans_per_patient {value!r} is not valid; {hint}")
     return low, high
-
-
-@contextmanager
-def _progress(show: bool, total: int) -> Iterator[Callable[[], Any]]:
-    if not show:
-        yield lambda: None
-        return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
-
-    with Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        transient=True,
-    ) as bar:
-        task = bar.add_task("spine phantoms", total=total)
-        yield lambda: bar.advance(task)

@@ -5,13 +5,11 @@ See ``docs/spine-dataset.md`` ("Checks").
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
-from contextlib import contextmanager
-from typing import Any
 
 from fracturelab.errors import InputError
 from fracturelab.imaging import read_volume
+from fracturelab.progress import progress_bar
 from fracturelab.spine.datasets.model import TIERS, DatasetError, SpineDataset
 from fracturelab.spine.labels import load_vertebra_labels
 from fracturelab.spine.levels import level_index
@@ -95,7 +93,7 @@ def check_levels_in_masks(
     graded = [case for case in dataset.cases_in(TIERS[0]) if case.vertebrae is not None]
     paths = [str(case.vertebrae) for case in graded]
     results: list[tuple[list[str], str | None]] = []
-    with _bar(progress, len(paths)) as advance:
+    with progress_bar("label maps", len(paths), show=progress) as advance:
         if jobs == 1 or len(paths) < 2:
             for path in paths:
                 results.append(mask_levels(path))
@@ -123,21 +121,3 @@ def check_levels_in_masks(
     if problems:
         raise DatasetError(dataset.source, problems)
     return found
-
-
-@contextmanager
-def _bar(show: bool, total: int) -> Iterator[Callable[[], Any]]:
-    if not show or total == 0:
-        yield lambda: None
-        return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
-
-    with Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        transient=True,
-    ) as bar:
-        task = bar.add_task("label maps", total=total)
-        yield lambda: bar.advance(task)
