@@ -8,7 +8,7 @@ import sys
 import pytest
 
 import fracturelab.training as training
-from fracturelab.training import config, device, trainer
+from fracturelab.training import config, device, distributed, trainer
 
 
 def _loaded_after(statement: str, modules: list[str]) -> list[str]:
@@ -39,6 +39,8 @@ def test_every_public_name_is_its_home_module_s_object() -> None:
         "FitResult": trainer,
         "TrainConfig": config,
         "fit": trainer,
+        "is_main_process": distributed,
+        "launch": distributed,
         "seed_everything": device,
         "select_device": device,
     }

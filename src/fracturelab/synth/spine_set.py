@@ -25,7 +25,7 @@ from fracturelab.errors import InputError
 from fracturelab.imaging.io import write_volume
 from fracturelab.outputs import atomic_write_text, write_csv
 from fracturelab.progress import progress_bar
-from fracturelab.spine.datasets.model import TIERS
+from fracturelab.spine.dataset.model import TIERS
 from fracturelab.spine.levels import parse_level_range
 from fracturelab.synth.fractures import FRACTURE_KINDS, UNFRACTURABLE_LEVELS, FractureSpec
 from fracturelab.synth.spine_phantom import make_spine_phantom

@@ -10,7 +10,7 @@ from concurrent.futures import ProcessPoolExecutor
 from fracturelab.errors import InputError
 from fracturelab.imaging import read_volume
 from fracturelab.progress import progress_bar
-from fracturelab.spine.datasets.model import TIERS, DatasetError, SpineDataset
+from fracturelab.spine.dataset.model import TIERS, DatasetError, SpineDataset
 from fracturelab.spine.labels import load_vertebra_labels
 from fracturelab.spine.levels import level_index
 

@@ -14,14 +14,14 @@ import csv
 from pathlib import Path
 
 from fracturelab.errors import InputError
-from fracturelab.spine.datasets.assemble import assemble
-from fracturelab.spine.datasets.csv_form import (
+from fracturelab.spine.dataset.assemble import assemble
+from fracturelab.spine.dataset.csv_form import (
     is_workstation_export,
     read_two_csv,
     read_workstation_export,
 )
-from fracturelab.spine.datasets.model import SpineDataset
-from fracturelab.spine.datasets.verse import is_verse_folder, read_verse_folder
+from fracturelab.spine.dataset.model import SpineDataset
+from fracturelab.spine.dataset.verse import is_verse_folder, read_verse_folder
 from fracturelab.typing import PathLike
 
 __all__ = ["read_dataset"]
@@ -45,7 +45,7 @@ def read_dataset(path: PathLike, grades: PathLike | None = None) -> SpineDataset
 
     Raises:
         InputError: One line if ``path`` is missing or ``grades`` does not apply;
-            a :class:`~fracturelab.spine.datasets.model.DatasetError` listing every problem
+            a :class:`~fracturelab.spine.dataset.model.DatasetError` listing every problem
             of the data otherwise (one line each: file, line, problem, fix).
 
     """

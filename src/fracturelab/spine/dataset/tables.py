@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fracturelab.checks import did_you_mean
-from fracturelab.spine.datasets.model import GRADES, MORPHOLOGIES
+from fracturelab.spine.dataset.model import GRADES, MORPHOLOGIES
 from fracturelab.spine.levels import LEVELS
 
 __all__ = [

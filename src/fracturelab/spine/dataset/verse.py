@@ -18,9 +18,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from fracturelab.spine.datasets.assemble import Draft, DraftCase
-from fracturelab.spine.datasets.model import MORPHOLOGIES, VertebraGrade
-from fracturelab.spine.datasets.tables import Table, parse_grade, parse_level, read_table
+from fracturelab.spine.dataset.assemble import Draft, DraftCase
+from fracturelab.spine.dataset.model import MORPHOLOGIES, VertebraGrade
+from fracturelab.spine.dataset.tables import Table, parse_grade, parse_level, read_table
 
 __all__ = ["ID_COLUMNS", "is_verse_folder", "read_verse_folder"]
 

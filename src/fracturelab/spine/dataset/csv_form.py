@@ -9,9 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from fracturelab.errors import InputError
-from fracturelab.spine.datasets.assemble import Draft, DraftCase
-from fracturelab.spine.datasets.model import VertebraGrade
-from fracturelab.spine.datasets.tables import (
+from fracturelab.spine.dataset.assemble import Draft, DraftCase
+from fracturelab.spine.dataset.model import VertebraGrade
+from fracturelab.spine.dataset.tables import (
     NOT_ASSESSED,
     Row,
     Table,

@@ -3,7 +3,7 @@
 Every reader (the two-CSV form, the workstation export, the VerSe folder) fills a
 :class:`Draft`; :func:`assemble` checks it as a whole (duplicate cases, a case in two
 patients, missing files, grades of unknown cases or of scans without a label map) and raises
-one :class:`~fracturelab.spine.datasets.model.DatasetError` listing every problem.
+one :class:`~fracturelab.spine.dataset.model.DatasetError` listing every problem.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from fracturelab.spine.datasets.model import (
+from fracturelab.spine.dataset.model import (
     TIERS,
     DatasetError,
     SpineCase,
