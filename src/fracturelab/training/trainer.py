@@ -1,4 +1,8 @@
-"""A resumable training loop: checkpoints every epoch, early stopping, AMP on CUDA, progress."""
+"""A resumable training loop: checkpoints every epoch, early stopping, AMP on CUDA, progress.
+
+The same loop trains in one process or, under :func:`fracturelab.training.launch` or
+``torchrun``, in several processes with distributed data parallel (see ``docs/training.md``).
+"""
 
 from __future__ import annotations
 
@@ -10,11 +14,20 @@ from typing import Any
 
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, Dataset
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader, Dataset, RandomSampler
 
 from fracturelab.outputs import atomic_path, atomic_write_text
 from fracturelab.training.config import TrainConfig
-from fracturelab.training.device import seed_everything, select_device
+from fracturelab.training.device import seed_everything
+from fracturelab.training.distributed import (
+    Distributed,
+    barrier,
+    broadcast_score,
+    gather,
+    setup,
+)
+from fracturelab.training.sampler import ShardedBatchSampler
 
 #: ``TrainConfig`` is defined in the torch-free :mod:`fracturelab.training.config` and exported
 #: here too, for callers that import it with :func:`fit`.
@@ -50,6 +63,15 @@ def _save(state: dict[str, Any], path: Path) -> None:
         torch.save(state, temporary)
 
 
+def _restore_rng(saved: dict[str, Any], run: Distributed) -> None:
+    """Set this process's global RNG as it was when ``saved`` was written."""
+    states = saved.get("torch_rng_ranks")
+    if isinstance(states, list) and len(states) == run.world_size:
+        torch.set_rng_state(states[run.rank])
+    else:  # written by one process, or by a run of another size
+        torch.set_rng_state(saved["torch_rng"])
+
+
 def fit(
     model: nn.Module,
     train_set: Dataset[dict[str, torch.Tensor]],
@@ -67,33 +89,58 @@ def fit(
     whenever the validation score improves, and ``result.json`` when done; a finished run is
     not repeated: its best weights are loaded and its result returned.
 
+    Under torchrun (``WORLD_SIZE`` > 1, e.g. through :func:`fracturelab.training.launch`),
+    every process calls ``fit`` with the same arguments: the model is wrapped in
+    ``DistributedDataParallel`` (on ``cuda:LOCAL_RANK``, or the CPU with ``gloo``), each global
+    batch of ``config.batch_size`` items is shared out over the processes (so a step sees the
+    items one process would see, and the result matches one process within float rounding),
+    ``validate`` runs on rank 0 alone and its score is sent to every rank (so all stop at the
+    same epoch), rank 0 alone writes files and shows progress, and the others wait for them.
+
     Args:
-        model: The network; left on the chosen device holding the best weights.
+        model: The network; left on the chosen device holding the best weights (unwrapped:
+            never a ``DistributedDataParallel``).
         train_set: Items are dicts of tensors, batched by the default collate.
         loss_fn: ``loss_fn(model, batch)`` -> scalar loss; batch tensors are on the device.
-        config: Training settings.
+        config: Training settings; ``batch_size`` counts the items of one optimiser step over
+            all processes.
         checkpoint_dir: Folder of this run's checkpoints.
         validate: ``validate(model)`` -> score, higher is better (model in eval mode); enables
             early stopping. Without it, all ``max_epochs`` are trained and the last is kept.
+            Called on rank 0 only in a distributed run.
         description: Label of the progress bar.
-        progress: A ``rich.progress.Progress`` to add a bar to, or ``None``.
+        progress: A ``rich.progress.Progress`` to add a bar to, or ``None`` (used on rank 0).
 
     Returns:
         The :class:`FitResult`.
 
     """
     folder = Path(checkpoint_dir)
-    folder.mkdir(parents=True, exist_ok=True)
-    device = select_device(config.device)
+    run = setup(config.device)
+    if run.is_main:
+        folder.mkdir(parents=True, exist_ok=True)
+    barrier(run)
+    device = run.device
     model.to(device)
+    if not run.is_main:
+        progress = None
     done = folder / "result.json"
     if done.is_file() and (folder / "best.pt").is_file():
         model.load_state_dict(torch.load(folder / "best.pt", map_location=device))
         stored = json.loads(done.read_text(encoding="utf-8"))
         return FitResult(**{**stored, "resumed": True})
 
-    generator = seed_everything(config.seed)
-    loader = DataLoader(train_set, batch_size=config.batch_size, shuffle=True, generator=generator)
+    # Every process draws the same order (``generator``); the global RNG differs per rank, so
+    # that random augmentation differs between the items of one global batch.
+    generator = seed_everything(config.seed + run.rank)
+    generator.manual_seed(config.seed)
+    sampler = ShardedBatchSampler(
+        RandomSampler(train_set, generator=generator),  # type: ignore[arg-type]
+        config.batch_size,
+        run.rank,
+        run.world_size,
+    )
+    loader = DataLoader(train_set, batch_sampler=sampler, generator=generator)
     steps_per_epoch = max(1, len(loader))
     total_steps = config.max_epochs * steps_per_epoch
     if config.max_steps is not None:
@@ -116,24 +163,34 @@ def fit(
         scheduler.load_state_dict(saved["scheduler"])
         scaler.load_state_dict(saved["scaler"])
         generator.set_state(saved["generator"])
-        torch.set_rng_state(saved["torch_rng"])
+        _restore_rng(saved, run)
         state = saved["state"]
         resumed = True
+    # Wrapped after loading, so that every rank starts from the same (rank 0's) weights.
+    network: nn.Module = model
+    if run.enabled:
+        # Unused parameters are allowed: a head without labels in a batch gets no gradient.
+        network = DistributedDataParallel(
+            model,
+            device_ids=[device.index] if device.type == "cuda" else None,
+            find_unused_parameters=True,
+        )
 
     task = None
     if progress is not None:
         task = progress.add_task(description, total=total_steps, completed=state["step"])
     while state["epoch"] < config.max_epochs and state["step"] < total_steps:
-        model.train()
+        network.train()
         losses = []
-        for batch in loader:
+        for index, batch in enumerate(loader):
             moved = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
             optimizer.zero_grad(set_to_none=True)
             with torch.autocast(device_type=device.type, dtype=torch.float16, enabled=use_amp):
-                loss = loss_fn(model, moved)
+                loss = loss_fn(network, moved)
             if not torch.isfinite(loss):
                 raise FloatingPointError(f"{description}: the loss became {loss.item()}")
-            scaled: torch.Tensor = scaler.scale(loss)
+            weighted = loss * sampler.weight(index) if run.enabled else loss
+            scaled: torch.Tensor = scaler.scale(weighted)
             scaled.backward()  # type: ignore[no-untyped-call]
             scaler.step(optimizer)
             scaler.update()
@@ -147,12 +204,16 @@ def fit(
         state["epoch"] += 1
         score: float | None = None
         if validate is not None:
-            model.eval()
-            with (
-                torch.no_grad(),
-                torch.autocast(device_type=device.type, dtype=torch.float16, enabled=use_amp),
-            ):
-                score = float(validate(model))
+            if run.is_main:
+                model.eval()
+                with (
+                    torch.no_grad(),
+                    torch.autocast(device_type=device.type, dtype=torch.float16, enabled=use_amp),
+                ):
+                    score = float(validate(model))
+            else:
+                score = float("nan")  # replaced by rank 0's
+            score = broadcast_score(score, run)
         train_loss = sum(losses) / max(1, len(losses))
         state["history"].append(
             {"epoch": state["epoch"], "train_loss": train_loss, "val_score": score}
@@ -164,30 +225,40 @@ def fit(
         )
         if improved:
             state.update(best_score=score, best_epoch=state["epoch"], bad_epochs=0)
-            _save(model.state_dict(), folder / "best.pt")
+            if run.is_main:
+                _save(model.state_dict(), folder / "best.pt")
         else:
             state["bad_epochs"] += 1
         if progress is not None and score is not None:
             progress.update(task, description=f"{description} (val {score:.3f})")
-        _save(
-            {
-                "model": model.state_dict(),
-                "optimizer": optimizer.state_dict(),
-                "scheduler": scheduler.state_dict(),
-                "scaler": scaler.state_dict(),
-                "generator": generator.get_state(),
-                "torch_rng": torch.get_rng_state(),
-                "state": state,
-                "config": asdict(config),
-            },
-            last,
-        )
+        rng_states = gather(torch.get_rng_state(), run)
+        if run.is_main:
+            _save(
+                {
+                    "model": model.state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "scheduler": scheduler.state_dict(),
+                    "scaler": scaler.state_dict(),
+                    "generator": generator.get_state(),
+                    "torch_rng": torch.get_rng_state(),
+                    "torch_rng_ranks": rng_states,
+                    "state": state,
+                    "config": asdict(config),
+                    "world_size": run.world_size,
+                },
+                last,
+            )
+        barrier(run)
         if validate is not None and state["bad_epochs"] >= config.patience:
             break
     if progress is not None:
         progress.update(task, completed=total_steps)
     model.load_state_dict(torch.load(folder / "best.pt", map_location=device))
     result = FitResult(state["best_epoch"], state["best_score"], state["epoch"], state["history"])
-    atomic_write_text(done, json.dumps({k: v for k, v in asdict(result).items() if k != "resumed"}))
-    last.unlink(missing_ok=True)
+    barrier(run)  # every rank has read best.pt
+    if run.is_main:
+        payload = {k: v for k, v in asdict(result).items() if k != "resumed"}
+        atomic_write_text(done, json.dumps(payload))
+        last.unlink(missing_ok=True)
+    barrier(run)
     return FitResult(**{**asdict(result), "resumed": resumed})
