@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from fracturelab.cli import spine_dataset, spine_model
+from fracturelab.cli import spine_dataset, spine_evaluate, spine_model
 from fracturelab.cli._common import user_errors
+from fracturelab.errors import InputError
 from fracturelab.outputs import check_output_dir
 
 if TYPE_CHECKING:
@@ -27,16 +28,16 @@ def analyze(
     ct: Annotated[
         Path, typer.Option(help="CT: NIfTI, MHA/MHD, NRRD file or a DICOM series folder.")
     ],
-    vertebrae: Annotated[
-        Path,
-        typer.Option(
-            help="Vertebra label map (same formats) or a folder of TotalSegmentator "
-            "per-level files (vertebrae_L1.nii.gz ...)."
-        ),
-    ],
     out: Annotated[
         Path, typer.Option(help="Output folder for vertebrae.json/.csv and overview.png.")
     ],
+    vertebrae: Annotated[
+        Path | None,
+        typer.Option(
+            help="Vertebra label map (same formats) or a folder of TotalSegmentator "
+            "per-level files (vertebrae_L1.nii.gz ...). Required."
+        ),
+    ] = None,
     labels: Annotated[
         str, typer.Option(help="Label convention: auto, verse, totalseg_v2 or totalseg_v1.")
     ] = "auto",
@@ -54,10 +55,24 @@ def analyze(
             "Series that are not CT are refused without it.",
         ),
     ] = None,
+    model: Annotated[
+        Path | None,
+        typer.Option(
+            help="Spine model folder (spine train's RUN/models/best): adds each vertebra's "
+            "fracture probability, the model's grade and morphology (docs/spine-model.md)."
+        ),
+    ] = None,
 ) -> None:
     """Measure and grade every vertebra: heights (mm), height loss (%), Genant grade, morphology."""
     with user_errors():
         check_output_dir(out, "--out")
+        learned = None
+        if model is not None:
+            from fracturelab.spine.learned.bundle import SpineModel
+
+            learned = SpineModel.load(model)
+        if vertebrae is None:
+            raise InputError(_no_vertebrae(model, learned is not None and learned.needs_mask))
         from rich.console import Console
         from rich.progress import Progress
 
@@ -82,6 +97,11 @@ def analyze(
                 progress.update(task, completed=done, description=f"measured {level}")
 
             report = run_analysis(ct_volume, label_map, progress=advance)
+            if learned is not None and model is not None:
+                from fracturelab.spine.learned.apply import apply_model
+
+                progress.update(task, description="applying the model")
+                apply_model(report, learned, ct_volume, label_map, model)
             written: dict[str, Path] = {}
             if overview:
                 progress.update(task, description="drawing overview")
@@ -94,15 +114,38 @@ def analyze(
         # Doubts about the level names matter even in a quiet run: always on stderr.
         for warning in report.level_warnings:
             Console(stderr=True).print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
+        if report.model is not None:
+            used = report.model
+            console.print(
+                f"model {used['folder']}: {used['backbone']} ({used['model_size']}, "
+                f"{used['folds']} folds, fracturelab {used['fracturelab_version']}); "
+                f"{report.summary['n_model_flagged']} vertebrae flagged"
+            )
         for path in written.values():
             console.print(f"wrote {path}")
+
+
+def _no_vertebrae(model: Path | None, needs_mask: bool) -> str:
+    """The one line for a missing ``--vertebrae``."""
+    if model is not None and needs_mask:
+        return (
+            f"--vertebrae is missing: the model {model} reads the CT with its vertebra mask "
+            "(channels ct, vertebra, neighbours); give the CT's label map with --vertebrae"
+        )
+    return (
+        "--vertebrae is missing: vertebrae are found and framed from the label map; give the "
+        "CT's vertebra label map with --vertebrae"
+    )
 
 
 def _table(report: SpineReport) -> Table:
     from rich.table import Table
 
     table = Table(title="Vertebrae", title_justify="left")
-    for column in ("level", "status", "Ha mm", "Hm mm", "Hp mm", "loss %", "grade", "type"):
+    columns = ["level", "status", "Ha mm", "Hm mm", "Hp mm", "loss %", "grade", "type"]
+    if report.model is not None:
+        columns += ["P(fx)", "model", "source"]
+    for column in columns:
         table.add_column(column, justify="right" if "mm" in column or "%" in column else "left")
     style = {0: "green", 1: "yellow", 2: "dark_orange", 3: "bold red"}
     for v in report.vertebrae:
@@ -118,12 +161,25 @@ def _table(report: SpineReport) -> Table:
             str(v.genant_grade) if v.genant_grade is not None else "",
             v.morphology or "",
         ]
+        if report.model is not None:
+            row += _model_cells(v.model or {})
         table.add_row(
             *row, style=style.get(v.genant_grade, "dim") if v.genant_grade is not None else "dim"
         )
     return table
 
 
+def _model_cells(model: dict[str, Any]) -> list[str]:
+    p = model.get("fracture_probability")
+    grade = model.get("model_grade")
+    return [
+        "" if p is None else f"{p:.2f}",
+        "" if grade is None else f"G{grade} {model.get('model_morphology') or ''}".strip(),
+        "flagged" if model.get("grade_source") == "morphometry_flagged" else "",
+    ]
+
+
 # Commands defined in their own modules, listed after analyze in --help.
 spine_model.register(app)  # spine train
 spine_dataset.register(app)  # spine dataset check
+spine_evaluate.register(app)  # spine evaluate

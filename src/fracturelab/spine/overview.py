@@ -3,7 +3,9 @@
 Graded vertebrae are coloured by Genant grade and named with level, grade and height loss. Where
 a vertebra carries ``measurement_points_mm`` (the superior and inferior endplate points of Ha,
 Hm and Hp, LPS mm), the three height lines and their six end points are drawn, so a reader can
-check at a glance where each height was measured.
+check at a glance where each height was measured. With a learned model applied
+(``spine analyze --model``), each caption ends with the model's P(fracture), and ``!`` marks a
+vertebra the model flags (``docs/spine-model.md``).
 
 The plane the picture shows is planned in :mod:`fracturelab.spine.sagittal`.
 """
@@ -83,13 +85,14 @@ def render_overview(
     step = reformat.step_mm
     height_mm, width_mm = image.shape[0] * step, image.shape[1] * step
     figure_height = float(np.clip(height_mm / 45.0, 5.0, 14.0))
-    fig, ax = plt.subplots(figsize=(figure_height * width_mm / height_mm + 3.6, figure_height))
+    captions = 3.6 if report.model is None else 4.6  # room for "P 0.93 !"
+    fig, ax = plt.subplots(figsize=(figure_height * width_mm / height_mm + captions, figure_height))
     _draw_image(ax, image, label_image, reformat, report.vertebrae)
     for vertebra, row_mm in zip(
         report.vertebrae, vertebra_rows_mm(reformat, report.vertebrae), strict=True
     ):
         ax.annotate(
-            _caption(vertebra),
+            _caption(vertebra) + _model_caption(vertebra),
             xy=(POSTERIOR_MM, row_mm),
             xytext=(POSTERIOR_MM + 4, row_mm),
             va="center",
@@ -109,6 +112,8 @@ def render_overview(
         f"{summary['n_graded']} graded, {summary['n_fractured']} fractured "
         f"(max grade {summary['max_grade'] if summary['max_grade'] is not None else '-'})"
     )
+    if report.model is not None and title is None:
+        heading += f"\nP = model's P(fracture) ({report.model['backbone']}); ! = model flag"
     if reformat.kind == "oblique":
         heading += "\n" + textwrap.fill("oblique sagittal plane: " + reformat.reason, 60)
     ax.set_title(heading, fontsize=10 if reformat.kind == "straightened" else 8)
@@ -121,7 +126,11 @@ def render_overview(
     ]  # fmt: skip
     ax.legend(handles=handles, loc="lower left", fontsize=7, framealpha=0.7)
     top = 0.95 if reformat.kind == "straightened" else 0.88
-    fig.subplots_adjust(left=0.12, right=0.62, top=top, bottom=0.09)
+    if report.model is not None:
+        top -= 0.03
+    fig.subplots_adjust(
+        left=0.12, right=0.62 if report.model is None else 0.58, top=top, bottom=0.09
+    )
     return save_figure(fig, path, dpi=110)
 
 
@@ -270,6 +279,16 @@ def _caption(vertebra: VertebraResult) -> str:
     else:
         text += f"  ({vertebra.height_loss_pct:.1f}%)"
     return text
+
+
+def _model_caption(vertebra: VertebraResult) -> str:
+    """``"  P 0.93"`` (``" !"`` added when flagged); empty without model outputs."""
+    model = vertebra.model or {}
+    p = model.get("fracture_probability")
+    if p is None:
+        return ""
+    flag = " !" if model.get("grade_source") == "morphometry_flagged" else ""
+    return f"  P {p:.2f}{flag}"
 
 
 def _vertebra_title(vertebra: VertebraResult) -> str:

@@ -9,7 +9,7 @@ from typing import Any
 
 from fracturelab.outputs import atomic_write_text, csv_text
 
-__all__ = ["SCHEMA_VERSION", "SpineReport", "VertebraResult"]
+__all__ = ["MODEL_CSV_COLUMNS", "MODEL_KEYS", "SCHEMA_VERSION", "SpineReport", "VertebraResult"]
 
 #: Version of the ``vertebrae.json`` layout; see the README before changing it.
 SCHEMA_VERSION = "1.0"
@@ -19,6 +19,18 @@ _CSV_COLUMNS = (
     "height_loss_pct", "genant_grade", "morphology", "decided_by", "ratio_ha_hp", "ratio_hm_hp",
     "ratio_hp_expected", "expected_posterior_height_mm", "depth_mm", "volume_mm3",
     "centroid_x_mm", "centroid_y_mm", "centroid_z_mm", "reason", "warnings",
+)  # fmt: skip
+
+#: Keys a learned model adds to each vertebra of ``vertebrae.json`` (``spine analyze
+#: --model``; see ``docs/spine-model.md``). Absent without a model.
+MODEL_KEYS: tuple[str, ...] = (
+    "fracture_probability", "model_grade", "model_grade_probabilities", "model_morphology",
+    "grade_source",
+)  # fmt: skip
+#: Columns a learned model adds to ``vertebrae.csv``, after the others. Absent without a model.
+MODEL_CSV_COLUMNS: tuple[str, ...] = (
+    "fracture_probability", "model_grade", "model_p0", "model_p1", "model_p2", "model_p3",
+    "model_morphology", "grade_source",
 )  # fmt: skip
 
 
@@ -34,6 +46,10 @@ class VertebraResult:
     of each measured height; ``ct_refinement_mm`` how far the CT's bone edge moved each height
     (mm, refined minus label map alone); ``edge_voxels`` the vertebra's and its body's voxels
     on the scan's outer faces; ``cut_fraction`` the share of the body's footprint cut by them.
+    ``model`` holds a learned model's outputs (:data:`MODEL_KEYS`: ``fracture_probability``
+    P(grade >= 1), ``model_grade`` 0-3, ``model_grade_probabilities`` ``[p0, p1, p2, p3]``,
+    ``model_morphology``, ``grade_source``), written as top-level keys of the vertebra; it is
+    ``None`` (and the keys absent) without a model.
     """
 
     level: str
@@ -59,6 +75,7 @@ class VertebraResult:
     ct_refinement_mm: dict[str, float] | None = None
     edge_voxels: dict[str, int] | None = None
     cut_fraction: float | None = None
+    model: dict[str, Any] | None = None
 
     @property
     def is_fractured(self) -> bool:
@@ -68,6 +85,7 @@ class VertebraResult:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dictionary, numbers rounded to what is meaningful."""
         data = asdict(self)
+        model = data.pop("model")
         for key in ("heights_mm", "height_spread_mm", "ct_refinement_mm"):
             if data[key] is not None:
                 data[key] = {k: round(v, 2) for k, v in data[key].items()}
@@ -94,6 +112,8 @@ class VertebraResult:
         ):
             if data[key] is not None:
                 data[key] = round(data[key], digits)
+        if model is not None:
+            data.update({key: model.get(key) for key in MODEL_KEYS})
         return data
 
     def csv_row(self) -> dict[str, Any]:
@@ -129,6 +149,18 @@ class VertebraResult:
             "warnings": "; ".join(self.warnings),
         }
 
+    def model_csv_row(self) -> dict[str, Any]:
+        """The :data:`MODEL_CSV_COLUMNS` of this vertebra (empty without model outputs)."""
+        model = self.model or {}
+        probabilities = model.get("model_grade_probabilities") or [None] * 4
+        return {
+            "fracture_probability": _blank(model.get("fracture_probability")),
+            "model_grade": _blank(model.get("model_grade")),
+            **{f"model_p{g}": _blank(probabilities[g]) for g in range(4)},
+            "model_morphology": _blank(model.get("model_morphology")),
+            "grade_source": _blank(model.get("grade_source")),
+        }
+
 
 @dataclass
 class SpineReport:
@@ -143,6 +175,8 @@ class SpineReport:
         method: Measuring options, for provenance.
         level_warnings: Doubts about the level names (order along the spine, duplicates,
             gaps); also in the summary and on each vertebra concerned.
+        model: The learned model applied (folder, backbone, size, its fracturelab version,
+            threshold, the final-grade rule), shown in the summary; ``None`` without one.
 
     """
 
@@ -153,6 +187,7 @@ class SpineReport:
     ct_geometry: dict[str, Any] = field(default_factory=dict)
     method: dict[str, Any] = field(default_factory=dict)
     level_warnings: list[str] = field(default_factory=list)
+    model: dict[str, Any] | None = None
 
     def __getitem__(self, level: str) -> VertebraResult:
         for vertebra in self.vertebrae:
@@ -163,9 +198,22 @@ class SpineReport:
 
     @property
     def summary(self) -> dict[str, Any]:
-        """Counts, fractures, worst grade (``None`` if none graded) and level-name doubts."""
+        """Counts, fractures, worst grade (``None`` if none graded) and level-name doubts.
+
+        With a learned model also ``model`` (what was applied) and ``n_model_flagged``
+        (vertebrae whose morphometric grade the model questions; ``docs/spine-model.md``).
+        """
         graded = [v for v in self.vertebrae if v.status == "graded"]
         grades = [v.genant_grade for v in graded if v.genant_grade is not None]
+        extra: dict[str, Any] = {}
+        if self.model is not None:
+            extra = {
+                "model": dict(self.model),
+                "n_model_flagged": sum(
+                    (v.model or {}).get("grade_source") == "morphometry_flagged"
+                    for v in self.vertebrae
+                ),
+            }
         return {
             "n_vertebrae": len(self.vertebrae),
             "n_graded": len(graded),
@@ -174,6 +222,7 @@ class SpineReport:
             "n_fractured": sum(v.is_fractured for v in graded),
             "max_grade": max(grades) if grades else None,
             "level_warnings": list(self.level_warnings),
+            **extra,
         }
 
     def to_dict(self) -> dict[str, Any]:
@@ -197,8 +246,14 @@ class SpineReport:
         return json.dumps(self.to_dict(), indent=2) + "\n"
 
     def to_csv(self) -> str:
-        """Return the ``vertebrae.csv`` text, one row per vertebra."""
-        return csv_text(_CSV_COLUMNS, [vertebra.csv_row() for vertebra in self.vertebrae])
+        """Return the ``vertebrae.csv`` text, one row per vertebra.
+
+        With a learned model the :data:`MODEL_CSV_COLUMNS` follow the others.
+        """
+        if self.model is None:
+            return csv_text(_CSV_COLUMNS, [vertebra.csv_row() for vertebra in self.vertebrae])
+        rows = [{**v.csv_row(), **v.model_csv_row()} for v in self.vertebrae]
+        return csv_text((*_CSV_COLUMNS, *MODEL_CSV_COLUMNS), rows)
 
     def write(self, out_dir: str | Path) -> dict[str, Path]:
         """Write ``vertebrae.json`` and ``vertebrae.csv`` (atomically) into ``out_dir``."""
@@ -211,9 +266,12 @@ class SpineReport:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SpineReport:
         """Rebuild a report from a ``vertebrae.json`` document."""
-        names = set(VertebraResult.__dataclass_fields__)
+        names = set(VertebraResult.__dataclass_fields__) - {"model"}
         vertebrae = [
-            VertebraResult(**{k: v for k, v in item.items() if k in names})
+            VertebraResult(
+                **{k: v for k, v in item.items() if k in names},
+                model={k: item.get(k) for k in MODEL_KEYS} if "grade_source" in item else None,
+            )
             for item in data["vertebrae"]
         ]
         return cls(
@@ -224,6 +282,7 @@ class SpineReport:
             ct_geometry=data.get("ct_geometry", {}),
             method=data.get("method", {}),
             level_warnings=list(data.get("summary", {}).get("level_warnings", [])),
+            model=data.get("summary", {}).get("model"),
         )
 
 
