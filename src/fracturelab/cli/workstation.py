@@ -80,6 +80,13 @@ def import_spine(
     suggest: Annotated[
         bool, typer.Option("--suggest", help="Pre-fill grades from `spine analyze`.")
     ] = False,
+    model: Annotated[
+        Path | None,
+        typer.Option(
+            help="Spine model folder (spine train's RUN/models/best): suggestions come from "
+            "the model instead of the morphometry (implies --suggest)."
+        ),
+    ] = None,
     db: DbOption = None,
 ) -> None:
     """Register spine CTs and their vertebra label maps, paired by name."""
@@ -93,6 +100,7 @@ def import_spine(
                 vertebrae_dir,
                 suggest,
                 progress=_echo_importing,
+                model_dir=model,
             )
         _report(summary)
 

@@ -10,6 +10,10 @@ Spine pairing rule (``import_spine``): every CT in ``ct_dir`` is a case — a vo
 ``<case>.<ext>``, ``<case>_vertebrae.<ext>``, ``<case>_seg.<ext>`` (any volume extension) or a
 folder ``<case>/`` (per-level TotalSegmentator files or DICOM slices). CT and label maps may
 share one folder; ``*_vertebrae`` and ``*_seg`` files are then label maps, not cases.
+
+Spine suggestions (``suggest``) come from the morphometry (:func:`spine_suggestion`), or, with
+a spine model folder (``model_dir``), from the learned model (:func:`spine_model_suggestion`):
+the same per-level keys the front end reads, plus the model's probabilities.
 """
 
 from __future__ import annotations
@@ -28,8 +32,16 @@ from fracturelab.workstation.models import Case
 if TYPE_CHECKING:
     from fracturelab.imaging import Volume
     from fracturelab.spine.labels import VertebraLabelMap
+    from fracturelab.spine.learned.bundle import SpineModel
 
-__all__ = ["VOLUME_SUFFIXES", "ImportSummary", "import_femur", "import_spine", "spine_suggestion"]
+__all__ = [
+    "VOLUME_SUFFIXES",
+    "ImportSummary",
+    "import_femur",
+    "import_spine",
+    "spine_model_suggestion",
+    "spine_suggestion",
+]
 
 #: File endings read as CT volumes and label maps.
 VOLUME_SUFFIXES = (".nii.gz", ".nii", ".mha", ".mhd", ".nrrd")
@@ -139,6 +151,7 @@ def import_spine(
     suggest: bool = False,
     *,
     progress: Progress | None = None,
+    model_dir: str | Path | None = None,
 ) -> ImportSummary:
     """Import spine CTs and their vertebra label maps (pairing rule: see the module).
 
@@ -149,17 +162,27 @@ def import_spine(
         suggest: Run ``fracturelab spine analyze`` on every new case and store its per-level
             Genant grade, morphology and height loss as the suggestion.
         progress: Called with each case name before it is imported.
+        model_dir: A spine model folder (``spine train``'s ``RUN/models/best``); with it the
+            suggestions come from the model (:func:`spine_model_suggestion`), and ``suggest``
+            is implied.
 
     A case is registered only when its CT and label map read cleanly and fit together (the
     checks of ``fracturelab spine analyze``: complete files, a CT series, vertebra-sized
     labels on the CT's grid); otherwise it is listed in ``failed`` with the reason.
 
     Raises:
-        InputError: If a folder is missing or holds no CT.
+        InputError: If a folder is missing or holds no CT, or ``model_dir`` is not a spine
+            model folder (checked before any case is imported).
 
     """
     from fracturelab.spine.pipeline import load_inputs
 
+    model = None
+    if model_dir is not None:
+        from fracturelab.spine.learned.bundle import SpineModel
+
+        model = SpineModel.load(model_dir)
+        suggest = True
     cts = _check_folder("--ct-dir", Path(ct_dir))
     labels_folder = _check_folder("--vertebrae-dir", Path(vertebrae_dir))
     summary = ImportSummary()
@@ -198,7 +221,10 @@ def import_spine(
         suggestion = None
         if suggest:
             try:
-                suggestion = spine_suggestion(*inputs)
+                if model is not None and model_dir is not None:
+                    suggestion = spine_model_suggestion(*inputs, model, model_dir)
+                else:
+                    suggestion = spine_suggestion(*inputs)
             except FracturelabError as error:
                 summary.notes.append(f"{name}: no suggestion ({error})")
         session.add(
@@ -236,6 +262,52 @@ def spine_suggestion(ct: Path | Volume, label_map: Path | VertebraLabelMap) -> d
         }
         for vertebra in report.vertebrae
     }
+
+
+def spine_model_suggestion(
+    ct: Volume,
+    label_map: VertebraLabelMap,
+    model: SpineModel,
+    model_dir: str | Path,
+) -> dict[str, Any]:
+    """Per-level suggestion from a learned spine model (``import spine --suggest --model``).
+
+    Args:
+        ct: The CT (as :func:`~fracturelab.spine.pipeline.load_inputs` reads it).
+        label_map: Its vertebra label map.
+        model: The loaded model.
+        model_dir: Its folder, for messages.
+
+    The vertebrae are framed by the morphometry and cut as ``spine analyze --model`` cuts
+    them (:mod:`fracturelab.spine.learned.apply`).
+
+    Returns:
+        ``{level: {"genant_grade", "morphology", "height_loss_pct", "fracture_probability",
+        "grade_probabilities", "source"}}`` in cranio-caudal order: the model's grade and
+        morphology (``normal`` for grade 0), morphometry's height loss (``None`` where not
+        measured), P(grade >= 1), ``[p0, p1, p2, p3]`` and ``"model"``. Vertebrae the model
+        could not see (no patch: C1, C2, S1, unframed) have ``None`` grade and morphology.
+
+    """
+    from fracturelab.spine.learned.apply import apply_model
+    from fracturelab.spine.pipeline import analyze
+
+    report = analyze(ct, label_map)
+    apply_model(report, model, ct, label_map, model_dir)
+    suggestion: dict[str, Any] = {}
+    for vertebra in report.vertebrae:
+        outputs = vertebra.model or {}
+        suggestion[vertebra.level] = {
+            "genant_grade": outputs.get("model_grade"),
+            "morphology": outputs.get("model_morphology"),
+            "height_loss_pct": None
+            if vertebra.height_loss_pct is None
+            else round(vertebra.height_loss_pct, 1),
+            "fracture_probability": outputs.get("fracture_probability"),
+            "grade_probabilities": outputs.get("model_grade_probabilities"),
+            "source": "model",
+        }
+    return suggestion
 
 
 def import_femur(
