@@ -37,6 +37,7 @@ __all__ = [
     "is_main_process",
     "launch",
     "setup",
+    "sum_over_ranks",
 ]
 
 #: Process-group backends: NCCL between GPUs, Gloo on the CPU.
@@ -162,6 +163,15 @@ def broadcast_score(score: float | None, run: Distributed) -> float | None:
     value = torch.tensor([score], dtype=torch.float64, device=run.device)
     dist.broadcast(value, src=0)
     return float(value.item())
+
+
+def sum_over_ranks(value: float, run: Distributed) -> float:
+    """Return the sum of every rank's ``value`` (in float64), in every process."""
+    if not run.enabled:
+        return value
+    total = torch.tensor([value], dtype=torch.float64, device=run.device)
+    dist.all_reduce(total)
+    return float(total.item())
 
 
 def gather(value: Any, run: Distributed) -> list[Any]:

@@ -26,6 +26,7 @@ from fracturelab.training.distributed import (
     broadcast_score,
     gather,
     setup,
+    sum_over_ranks,
 )
 from fracturelab.training.sampler import ShardedBatchSampler
 
@@ -195,7 +196,9 @@ def fit(
             scaler.step(optimizer)
             scaler.update()
             scheduler.step()
-            losses.append(float(loss.detach()))
+            # this rank's part of the global batch's mean loss (the loss itself in one process)
+            share = sampler.weight(index) / run.world_size if run.enabled else 1.0
+            losses.append(float(loss.detach()) * share)
             state["step"] += 1
             if progress is not None:
                 progress.advance(task)
@@ -214,7 +217,7 @@ def fit(
             else:
                 score = float("nan")  # replaced by rank 0's
             score = broadcast_score(score, run)
-        train_loss = sum(losses) / max(1, len(losses))
+        train_loss = sum_over_ranks(sum(losses), run) / max(1, len(losses))
         state["history"].append(
             {"epoch": state["epoch"], "train_loss": train_loss, "val_score": score}
         )
