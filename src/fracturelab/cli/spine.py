@@ -144,7 +144,7 @@ def _table(report: SpineReport) -> Table:
     table = Table(title="Vertebrae", title_justify="left")
     columns = ["level", "status", "Ha mm", "Hm mm", "Hp mm", "loss %", "grade", "type"]
     if report.model is not None:
-        columns += ["P(fx)", "model", "source"]
+        columns += ["P(fx)", "model"]
     for column in columns:
         table.add_column(column, justify="right" if "mm" in column or "%" in column else "left")
     style = {0: "green", 1: "yellow", 2: "dark_orange", 3: "bold red"}
@@ -172,10 +172,10 @@ def _table(report: SpineReport) -> Table:
 def _model_cells(model: dict[str, Any]) -> list[str]:
     p = model.get("fracture_probability")
     grade = model.get("model_grade")
+    flag = " !" if model.get("grade_source") == "morphometry_flagged" else ""
     return [
         "" if p is None else f"{p:.2f}",
-        "" if grade is None else f"G{grade} {model.get('model_morphology') or ''}".strip(),
-        "flagged" if model.get("grade_source") == "morphometry_flagged" else "",
+        "" if grade is None else f"G{grade}{flag}",
     ]
 
 
