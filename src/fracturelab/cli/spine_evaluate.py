@@ -17,17 +17,13 @@ See ``docs/spine-model.md``.
 from __future__ import annotations
 
 import json
-import sys
 import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from fracturelab.cli._common import EXIT_INPUT_ERROR, name_options
-from fracturelab.errors import FracturelabError
+from fracturelab.cli._common import user_errors
 from fracturelab.outputs import check_output_dir
 
 if TYPE_CHECKING:
@@ -44,19 +40,6 @@ _OPTIONS = {"out_dir": "--cache", "jobs": "--jobs", "n_boot": "--bootstrap", "se
 def register(app: typer.Typer) -> None:
     """Add the ``evaluate`` command to the ``spine`` app."""
     app.command("evaluate")(evaluate)
-
-
-@contextmanager
-def _errors() -> Iterator[None]:
-    """Each problem of a user error as one ``error: ...`` line on stderr; exit code 2."""
-    try:
-        yield
-    except FracturelabError as error:
-        problems: list[str] = list(getattr(error, "problems", [])) or [str(error)]
-        for problem in problems:
-            line = problem.splitlines()[0] if problem else type(error).__name__
-            print(f"error: {name_options(line, _OPTIONS)}", file=sys.stderr)
-        raise typer.Exit(code=EXIT_INPUT_ERROR) from None
 
 
 def evaluate(
@@ -88,7 +71,7 @@ def evaluate(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
 ) -> None:
     """Evaluate a spine model on a graded dataset (VerSe protocol); write predictions and report."""
-    with _errors():
+    with user_errors(_OPTIONS):
         folder = check_output_dir(out, "--out")
         cache_dir = check_output_dir(cache, "--cache") if cache is not None else folder / "cache"
         from fracturelab.spine.learned.apply import model_patch_spec, model_summary
