@@ -4,7 +4,9 @@ Reads the dataset (``scans.csv`` + ``grades.csv``, the workstation's spine expor
 VerSe folder), checks that it can train, cuts its graded vertebrae into a patch cache
 (``RUN/cache`` by default; reused on a rerun), trains one network per patient-grouped fold
 and writes ``RUN/predictions.csv`` and the model folder ``RUN/models/best``. Rerun the same
-command to resume. The lead wires :func:`register` into the ``spine`` command group.
+command to resume. ``--devices N`` trains each fold network with N processes together
+(one per GPU; ``docs/training.md``, "Several GPUs"). The lead wires :func:`register` into
+the ``spine`` command group.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ _OPTIONS = {
     "patience": "--patience",
     "seed": "--seed",
     "device": "--device",
+    "devices": "--devices",
     "jobs": "--jobs",
     "n_boot": "--bootstrap",
     "out_dir": "--cache",
@@ -103,6 +106,16 @@ def train(
     seed: Annotated[int, typer.Option(help="Seed of the split and the training.")] = 0,
     jobs: Annotated[int, typer.Option(help="Scans cut into patches at once.")] = 1,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:N or mps.")] = "auto",
+    devices: Annotated[
+        int,
+        typer.Option(
+            help="Processes training each network together: one per GPU (distributed data "
+            "parallel); with --device cpu, CPU processes. --batch-size is over all of them."
+        ),
+    ] = 1,
+    augment: Annotated[
+        bool, typer.Option(help="Augment training patches (rotations, shifts, flips).")
+    ] = True,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
 ) -> None:
     """Train the per-vertebra fracture classifier; write predictions and RUN/models/best."""
@@ -118,6 +131,7 @@ def train(
             backbone=backbone,
             model_size=size,
             fuse_morphometry=fuse_morphometry,
+            augment=augment,
             training=TrainConfig(
                 max_epochs=epochs,
                 max_steps=max_steps,
@@ -134,6 +148,10 @@ def train(
         from fracturelab.training.device import select_device
 
         select_device(device)  # an unknown or absent device is refused before any work
+        from fracturelab.training.distributed import _check_devices
+
+        # --devices 0, or more GPUs than exist, before any work (launch checks the same)
+        _check_devices(devices, "gloo" if device == "cpu" else None)
         from fracturelab.spine.dataset import check_levels_in_masks, check_trainable, read_dataset
 
         data = read_dataset(dataset, grades)
@@ -146,7 +164,14 @@ def train(
         )
         from fracturelab.spine.learned.experiment import train_spine
 
-        run = train_spine(cache_dir, out, config, show_progress=not quiet, n_bootstrap=bootstrap)
+        run = train_spine(
+            cache_dir,
+            out,
+            config,
+            show_progress=not quiet,
+            n_bootstrap=bootstrap,
+            devices=devices,
+        )
         _print_summary(run)
 
 

@@ -7,6 +7,12 @@ checkpoints, resume after interruption, fixed seeds, AMP on CUDA), predicts each
 validation vertebrae (out-of-fold) and the test vertebrae (mean of the fold networks), and
 writes ``predictions.csv``, ``config.json`` and the model folder ``models/best``. A rerun
 of a finished run trains nothing: each fold's finished checkpoint is loaded.
+
+With ``devices=N`` the folds are trained by N processes together (distributed data parallel
+through :func:`fracturelab.training.launch`; ``docs/training.md``, "Several GPUs"): the splits
+and ``config.json`` are written before the processes start, every process trains and predicts
+the same networks, and rank 0 alone writes ``predictions.csv``, the model folder and the
+report.
 """
 
 from __future__ import annotations
@@ -41,6 +47,7 @@ from fracturelab.spine.learned.losses import SpineLoss
 from fracturelab.spine.learned.network import SpineNet, build_spine_network
 from fracturelab.spine.learned.report import write_report
 from fracturelab.spine.learned.splits import TEST, SpineSplits, make_spine_splits
+from fracturelab.training.distributed import barrier, is_main_process, launch, setup
 from fracturelab.training.trainer import TrainConfig, fit
 from fracturelab.typing import FloatArray, IntArray
 
@@ -194,12 +201,16 @@ class _Runner:
         }
 
 
-def _splits(records: list[VertebraRecord], config: SpineTrainingConfig, out: Path) -> SpineSplits:
+def _splits(
+    records: list[VertebraRecord], config: SpineTrainingConfig, out: Path, write: bool
+) -> SpineSplits:
+    """``splits.csv`` if written, else the (deterministic) split, written when ``write``."""
     path = out / "splits.csv"
     if path.is_file():
         return SpineSplits.read(path, records)
     splits = make_spine_splits(records, config.n_folds, config.test_fraction, config.seed)
-    splits.write(path)
+    if write:
+        splits.write(path)
     return splits
 
 
@@ -282,6 +293,7 @@ def train_spine(
     show_progress: bool = True,
     report: bool = True,
     n_bootstrap: int = 2000,
+    devices: int = 1,
 ) -> SpineRun:
     """Train (or resume) the spine classifier on a patch cache.
 
@@ -296,17 +308,19 @@ def train_spine(
             ``report.html``, ``metrics.json``, ``metrics.csv`` and ``figures/`` (with a
             Grad-CAM gallery of the worst errors) into the run folder.
         n_bootstrap: Bootstrap resamples (by patient) of the report's intervals.
+        devices: Processes that train each fold network together (one per GPU; CPU
+            processes over ``gloo`` without CUDA or with ``device="cpu"``); 1 trains here.
+            ``config.training.batch_size`` is the batch of one step over all of them.
 
     Returns:
-        The :class:`SpineRun`.
+        The :class:`SpineRun` (rank 0's, once its files are written).
 
     Raises:
         InputError: For a cache without graded vertebrae, a dataset that cannot be split
-            (no fracture, too few patients), or a run folder started with other settings.
+            (no fracture, too few patients), a run folder started with other settings, or
+            ``devices`` < 1 or more than the GPUs.
 
     """
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
     settings = config or SpineTrainingConfig()
     folder = Path(out_dir)
     cache = CacheIndex.read(cache_dir)
@@ -316,19 +330,57 @@ def train_spine(
             f"{cache.folder / 'index.csv'} has no graded vertebra with a patch; training needs "
             "scans with a label map and grades"
         )
-    folder.mkdir(parents=True, exist_ok=True)
-    settings.check_same_as_saved(folder / "config.json")
-    splits = _splits(records, settings, folder)
-    atomic_write_text(folder / "config.json", json.dumps(settings.to_dict(), indent=2) + "\n")
+    main = is_main_process()  # False only in a script started by torchrun, on ranks > 0
+    if main:
+        folder.mkdir(parents=True, exist_ok=True)
+        settings.check_same_as_saved(folder / "config.json")
+    splits = _splits(records, settings, folder, write=main)
+    if main:
+        atomic_write_text(folder / "config.json", json.dumps(settings.to_dict(), indent=2) + "\n")
+    backend = "gloo" if settings.training.device == "cpu" else None
+    return launch(
+        _train,
+        cache.folder,
+        folder,
+        settings,
+        splits,
+        show_progress,
+        report,
+        n_bootstrap,
+        devices=devices,
+        backend=backend,
+    )
+
+
+def _train(
+    cache_dir: Path,
+    folder: Path,
+    settings: SpineTrainingConfig,
+    splits: SpineSplits,
+    show_progress: bool,
+    report: bool,
+    n_bootstrap: int,
+) -> SpineRun:
+    """The training part of :func:`train_spine`, run by each of its processes.
+
+    Every process trains (together) and predicts the same networks; rank 0 alone shows
+    progress and writes ``predictions.csv``, the model folder and the report, and the others
+    wait for it at the end, so that every process returns once the files exist.
+    """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    run = setup(settings.training.device)
+    cache = CacheIndex.read(cache_dir)
+    records = cache.records()
     assignment = splits.assignment(records)
 
     columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn()]
-    progress = Progress(*columns, TimeElapsedColumn(), disable=not show_progress)
+    progress = Progress(*columns, TimeElapsedColumn(), disable=not (show_progress and run.is_main))
     with progress:
         task = progress.add_task("reading patches", total=1)
         patches = load_patches(records)
         progress.update(task, completed=1)
-        runner = _Runner(settings, folder, records, patches, progress)
+        runner = _Runner(settings, folder, records, patches, progress if run.is_main else None)
         networks: list[SpineNet] = []
         folds: list[dict[str, Any]] = []
         outputs: dict[int, tuple[VertebraOutputs, int]] = {}
@@ -367,9 +419,9 @@ def train_spine(
         "threshold": threshold,
         "threshold_rule": "Youden's J on out-of-fold validation P(fracture)",
     }
-    predictions = write_csv(
-        folder / "predictions.csv", PREDICTION_COLUMNS, _rows(records, assignment, outputs, fold_of)
-    )
+    predictions = folder / "predictions.csv"
+    if run.is_main:
+        write_csv(predictions, PREDICTION_COLUMNS, _rows(records, assignment, outputs, fold_of))
     training_data = summarise(records)
     model = SpineModel(
         networks=networks,
@@ -384,9 +436,12 @@ def train_spine(
         metrics=metrics,
         info={"run": str(folder), "folds": folds},
     )
-    model_dir = model.save(folder / "models" / "best")
-    if report:
-        _report(predictions, folder, runner, networks, fold_of, n_bootstrap)
+    model_dir = folder / "models" / "best"
+    if run.is_main:
+        model.save(model_dir)
+        if report:
+            _report(predictions, folder, runner, networks, fold_of, n_bootstrap)
+    barrier(run)  # the other processes return once rank 0's files are written
     return SpineRun(
         folder, predictions, model_dir, splits, training_data, metrics, folds, cache.skipped()
     )
