@@ -14,21 +14,11 @@ from torch import nn
 from fracturelab.checks import check_choice
 from fracturelab.errors import InputError
 from fracturelab.femur.presets import BACKBONES, SIZES, VIT_PATCH, NetworkSize
+from fracturelab.training.layers import TokenGrid
 
 __all__ = ["TokenGrid", "build_classifier", "build_localizer", "gradcam_layer"]
 
-
-class TokenGrid(nn.Module):
-    """Lay ViT patch tokens ``(B, N, C)`` back on their grid ``(B, C, rows, cols)``."""
-
-    def __init__(self, grid: tuple[int, int]) -> None:
-        super().__init__()
-        self.grid = grid
-
-    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
-        """Reshape; ``N`` must equal ``rows * cols``."""
-        batch, _, channels = tokens.shape
-        return tokens.transpose(1, 2).reshape(batch, channels, *self.grid)
+# TokenGrid lives in fracturelab.training.layers (shared with the spine model); exported here too.
 
 
 class _ViTFeatures(nn.Module):

@@ -22,23 +22,12 @@ from fracturelab.checks import check_choice
 from fracturelab.errors import InputError
 from fracturelab.spine.learned.config import BACKBONES, MORPHOLOGIES, SIZES, SpineNetworkSize
 from fracturelab.spine.learned.ordinal import CoralHead
+from fracturelab.training.layers import TokenGrid
 
 __all__ = ["N_MORPHOMETRY", "SpineNet", "build_spine_network", "gradcam_layer"]
 
 #: Morphometry features fused when asked: height loss (fraction) and morphometric grade / 3.
 N_MORPHOMETRY = 2
-
-
-class _TokenGrid3d(nn.Module):
-    """Lay ViT tokens ``(B, N, F)`` back on their grid ``(B, F, d, h, w)``."""
-
-    def __init__(self, grid: tuple[int, int, int]) -> None:
-        super().__init__()
-        self.grid = grid
-
-    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
-        batch, _, channels = tokens.shape
-        return tokens.transpose(1, 2).reshape(batch, channels, *self.grid)
 
 
 class _ViTFeatures(nn.Module):
@@ -65,7 +54,7 @@ class _ViTFeatures(nn.Module):
             classification=False,
             spatial_dims=3,
         )
-        self.grid = _TokenGrid3d(tuple(s // size.vit_patch for s in shape))  # type: ignore[arg-type]
+        self.grid = TokenGrid(tuple(s // size.vit_patch for s in shape))
 
     def forward(self, patch: torch.Tensor) -> torch.Tensor:
         tokens, _ = self.vit(patch)
