@@ -30,6 +30,7 @@ _EXPERIMENT_OPTIONS = {
     "patience": "--patience",
     "seed": "--seed",
     "device": "--device",
+    "devices": "--devices",
 }
 _ALLOW_MODALITY = typer.Option(
     "--allow-modality",
@@ -80,6 +81,13 @@ def experiment(
     bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples for the CIs.")] = 2000,
     seed: Annotated[int, typer.Option(help="Seed of the split and the training.")] = 0,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:N or mps.")] = "auto",
+    devices: Annotated[
+        int,
+        typer.Option(
+            help="Processes training each network together: one per GPU (distributed data "
+            "parallel); with --device cpu, CPU processes. --batch-size is over all of them."
+        ),
+    ] = 1,
     allow_modality: Annotated[list[str] | None, _ALLOW_MODALITY] = None,
 ) -> None:
     """Train and compare localizers and classifiers; write the report to OUT/report.md."""
@@ -92,6 +100,10 @@ def experiment(
         from fracturelab.training.device import select_device
 
         select_device(device)  # an unknown or absent device is refused before any work
+        from fracturelab.training.distributed import _check_devices
+
+        # --devices 0, or more GPUs than exist, before any work (launch checks the same)
+        _check_devices(devices, "gloo" if device == "cpu" else None)
 
         def training(max_epochs: int, option: str) -> TrainConfig:
             with renamed({"max_epochs": option}):
@@ -117,7 +129,9 @@ def experiment(
             n_bootstrap=bootstrap,
             seed=seed,
         )
-        result = run_experiment(manifest, out, config, allow_modalities=allow_modality or ())
+        result = run_experiment(
+            manifest, out, config, allow_modalities=allow_modality or (), devices=devices
+        )
         typer.echo(f"Report: {result.out / 'report.md'} (and report.html)")
         typer.echo(f"Model for `femur predict`: {result.out / 'models' / 'best'}")
 

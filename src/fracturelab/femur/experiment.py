@@ -6,6 +6,11 @@ and the best models. Final models are then trained on all non-test images for as
 as the slowest fold needed to reach its best validation score, and score the held-out test
 set once. Everything is checkpointed in the run folder, so an
 interrupted run resumes where it stopped.
+
+With ``devices=N`` every network is trained by N processes together (distributed data
+parallel through :func:`fracturelab.training.launch`; ``docs/training.md``, "Several GPUs"):
+the splits and ``config.json`` are written before the processes start, every process trains
+and predicts the same networks, and rank 0 alone writes the model folders and the report.
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ from fracturelab.femur.report import write_report
 from fracturelab.femur.result import ExperimentResult, write_predictions
 from fracturelab.femur.splits import TEST, Splits, make_splits
 from fracturelab.outputs import atomic_write_text
+from fracturelab.training.distributed import barrier, is_main_process, launch, setup
 from fracturelab.training.trainer import TrainConfig, fit
 from fracturelab.typing import FloatArray, IntArray
 
@@ -62,10 +68,11 @@ def _auc(labels: IntArray, p: FloatArray) -> float:
 class _Runner:
     """Trains and predicts; one instance per experiment run."""
 
-    def __init__(self, result: ExperimentResult, progress: Any) -> None:
+    def __init__(self, result: ExperimentResult, progress: Any, main: bool = True) -> None:
         self.r = result
         self.c = result.config
         self.progress = progress
+        self.main = main  # whether this process writes files (rank 0)
         self.checkpoints = result.out / "checkpoints"
         self._localizer_models: dict[str, nn.Module] = {}
 
@@ -216,7 +223,8 @@ class _Runner:
                 "threshold_rule": "Youden's J on out-of-fold validation predictions",
             },
         )
-        bundle.save(self.r.out / "models" / f"{approach}-{backbone}")
+        if self.main:
+            bundle.save(self.r.out / "models" / f"{approach}-{backbone}")
         self.r.models[(approach, backbone)] = bundle
 
     @staticmethod
@@ -267,12 +275,14 @@ def _prepare(
     return images
 
 
-def _splits(manifest: Manifest, config: ExperimentConfig, out: Path) -> Splits:
+def _splits(manifest: Manifest, config: ExperimentConfig, out: Path, write: bool) -> Splits:
+    """``splits.csv`` if written, else the (deterministic) split, written when ``write``."""
     path = out / "splits.csv"
     if path.is_file():
         return Splits.read(path, manifest)
     splits = make_splits(manifest, config.n_folds, config.test_fraction, config.seed)
-    splits.write(path)
+    if write:
+        splits.write(path)
     return splits
 
 
@@ -283,6 +293,7 @@ def run_experiment(
     *,
     show_progress: bool = True,
     allow_modalities: Collection[str] = (),
+    devices: int = 1,
 ) -> ExperimentResult:
     """Run (or resume) the whole femur experiment and write its report.
 
@@ -297,20 +308,18 @@ def run_experiment(
         allow_modalities: DICOM Modality codes accepted besides CR, DX and DR for the
             manifest's images (``--allow-modality``; see
             :func:`~fracturelab.imaging.read_radiograph`).
+        devices: Processes that train each network together (one per GPU; CPU processes
+            over ``gloo`` without CUDA or with the device ``"cpu"``); 1 trains here. The
+            training settings' ``batch_size`` is the batch of one step over all of them.
+
+    Returns:
+        The :class:`ExperimentResult` (rank 0's, once its files are written).
 
     Raises:
-        InputError: For a bad manifest (e.g. one class only), or a run folder started with
-            other settings.
+        InputError: For a bad manifest (e.g. one class only), a run folder started with
+            other settings, or ``devices`` < 1 or more than the GPUs.
 
     """
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-    )
-
     settings = config or ExperimentConfig()
     folder = Path(out)
     manifest = Manifest.read(manifest_path, allow_modalities=allow_modalities)
@@ -326,13 +335,53 @@ def run_experiment(
             f"{manifest.path}: every labelled image is {only}; a classifier needs both AFF and "
             "NFF patients"
         )
-    folder.mkdir(parents=True, exist_ok=True)
-    settings.check_same_as_saved(folder / "config.json")
-    splits = _splits(manifest, settings, folder)
-    atomic_write_text(folder / "config.json", json.dumps(settings.to_dict(), indent=2) + "\n")
+    main = is_main_process()  # False only in a script started by torchrun, on ranks > 0
+    if main:
+        folder.mkdir(parents=True, exist_ok=True)
+        settings.check_same_as_saved(folder / "config.json")
+    splits = _splits(manifest, settings, folder, write=main)
+    if main:
+        atomic_write_text(folder / "config.json", json.dumps(settings.to_dict(), indent=2) + "\n")
+    devices_used = {settings.localizer_training.device, settings.classifier_training.device}
+    backend = "gloo" if devices_used == {"cpu"} else None
+    return launch(
+        _run,
+        manifest,
+        folder,
+        settings,
+        splits,
+        show_progress,
+        tuple(allow_modalities),
+        devices=devices,
+        backend=backend,
+    )
 
+
+def _run(
+    manifest: Manifest,
+    folder: Path,
+    settings: ExperimentConfig,
+    splits: Splits,
+    show_progress: bool,
+    allow_modalities: tuple[str, ...],
+) -> ExperimentResult:
+    """The training part of :func:`run_experiment`, run by each of its processes.
+
+    Every process trains (together) and predicts the same networks; rank 0 alone shows
+    progress and writes the model folders and the report, and the others wait for it at the
+    end, so that every process returns once the files exist.
+    """
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    run = setup(settings.classifier_training.device)
     columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn()]
-    progress = Progress(*columns, TimeElapsedColumn(), disable=not show_progress)
+    progress = Progress(*columns, TimeElapsedColumn(), disable=not (show_progress and run.is_main))
     with progress:
         images = _prepare(manifest, settings, progress, allow_modalities)
         result = ExperimentResult(
@@ -340,7 +389,7 @@ def run_experiment(
             manifest=manifest.path,
             notes=list(manifest.notes),
         )  # fmt: skip
-        runner = _Runner(result, progress)
+        runner = _Runner(result, progress if run.is_main else None, main=run.is_main)
         for backbone in settings.backbones:
             runner.localizers(backbone)
         development = splits.development()
@@ -351,13 +400,22 @@ def run_experiment(
         for approach in APPROACHES:
             for backbone in settings.backbones:
                 runner.classifiers(approach, backbone)
-    _choose_best(result)
-    write_predictions(result)
-    write_report(result)
+    _choose_best(result, write=run.is_main)
+    if run.is_main:
+        write_predictions(result)
+        write_report(result)
+    barrier(run)  # the other processes return once rank 0's files are written
+    if run.enabled and run.is_main:
+        # Rank 0's result travels to the launching process by pickle; the report's Grad-CAM
+        # leaves hooks on the networks that cannot be pickled, so the saved models go instead.
+        result.models = {
+            (approach, backbone): FemurModel.load(result.out / "models" / f"{approach}-{backbone}")
+            for approach, backbone in result.models
+        }
     return result
 
 
-def _choose_best(result: ExperimentResult) -> None:
+def _choose_best(result: ExperimentResult, write: bool = True) -> None:
     """Copy the patch model with the best out-of-fold AUC to ``models/best``."""
     development = result.splits.development()
     labels = result.labels[development]
@@ -365,7 +423,8 @@ def _choose_best(result: ExperimentResult) -> None:
         result.config.backbones,
         key=lambda b: _auc(labels, result.probabilities[("patch", b)][development]),
     )
-    result.models[("patch", best)].save(result.out / "models" / "best")
+    if write:
+        result.models[("patch", best)].save(result.out / "models" / "best")
     result.notes.append(
         f"models/best is the patch classifier with the {best} backbone (highest out-of-fold "
         f"validation AUC) with the {result.best_localizer} localizer (lowest out-of-fold error)"
