@@ -148,10 +148,10 @@ def train(
         from fracturelab.training.device import select_device
 
         select_device(device)  # an unknown or absent device is refused before any work
-        from fracturelab.training.distributed import _check_devices
+        from fracturelab.training.distributed import check_devices
 
         # --devices 0, or more GPUs than exist, before any work (launch checks the same)
-        _check_devices(devices, "gloo" if device == "cpu" else None)
+        check_devices(devices, "gloo" if device == "cpu" else None)
         from fracturelab.spine.dataset import check_levels_in_masks, check_trainable, read_dataset
 
         data = read_dataset(dataset, grades)

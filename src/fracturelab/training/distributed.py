@@ -33,6 +33,7 @@ __all__ = [
     "Distributed",
     "barrier",
     "broadcast_score",
+    "check_devices",
     "gather",
     "is_main_process",
     "launch",
@@ -234,7 +235,19 @@ def _quiet_agent() -> Iterator[None]:
             logger.setLevel(level)
 
 
-def _check_devices(devices: int, backend: str | None) -> None:
+def check_devices(devices: int, backend: str | None) -> None:
+    """Refuse a process count the machine cannot run, before any work (one-line errors).
+
+    Args:
+        devices: Processes asked for (``--devices``).
+        backend: ``"gloo"`` (CPU processes), ``"nccl"`` (one GPU each) or ``None`` (GPUs when
+            there are any, else CPU).
+
+    Raises:
+        InputError: For fewer than one process, an unknown backend, ``nccl`` without GPUs, or
+            more GPU processes than GPUs.
+
+    """
     if isinstance(devices, bool) or not isinstance(devices, int) or devices < 1:
         raise InputError(f"--devices {devices!r} is not valid; use 1 or more processes")
     if backend is not None:
@@ -276,7 +289,7 @@ def launch(function: Callable[..., T], *args: Any, devices: int, backend: str | 
         Exception: The first failing process's own error (its traceback added as a note).
 
     """
-    _check_devices(devices, backend)
+    check_devices(devices, backend)
     if devices == 1:
         return function(*args)
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
