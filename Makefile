@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
 
-.PHONY: setup demo demo-femur demo-workstation test lint typecheck unit bench clean
+.PHONY: setup demo demo-femur demo-spine-model demo-workstation test lint typecheck unit bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,16 @@ demo-femur: setup
 	$(BIN)/fracturelab femur experiment --manifest demo/femur-data/manifest.csv --out demo/femur-run --folds 2 --backbones cnn --epochs 25 --localizer-epochs 40
 	$(BIN)/fracturelab femur predict $$($(BIN)/python -c "$(FEMUR_TEST_IMAGES)") --model demo/femur-run/models/best --out demo/femur-predictions
 	@echo "Open demo/femur-run/report.html; predictions in demo/femur-predictions/"
+
+# The learned spine classifier: a small phantom dataset, training on CPU (a few minutes on 2
+# cores), then the analysis of a held-out test scan (the first test case of
+# demo/spine-run/splits.csv) with the model beside morphometry.
+SPINE_TEST_SCAN = import csv; test = {r['case_id'] for r in csv.DictReader(open('demo/spine-run/splits.csv')) if r['split'] == 'test'}; row = next(r for r in csv.DictReader(open('demo/spine-set/scans.csv')) if r['case_id'] in test); print('--ct demo/spine-set/' + row['ct'], '--vertebrae demo/spine-set/' + row['vertebrae'])
+demo-spine-model: setup
+	$(BIN)/fracturelab synth spine-set --out demo/spine-set --n 40 --seed 1 --graded-share 1 --unlabelled-share 0 --fracture-share 0.7
+	$(BIN)/fracturelab spine train --dataset demo/spine-set/scans.csv --out demo/spine-run --folds 2 --size small --epochs 10 --patch-spacing 2 --jobs 2 --bootstrap 500
+	$(BIN)/fracturelab spine analyze $$($(BIN)/python -c "$(SPINE_TEST_SCAN)") --model demo/spine-run/models/best --out demo/spine-model-results
+	@echo "Open demo/spine-run/report.html and demo/spine-model-results/overview.png"
 
 # Labelling workstation: synthetic cases, an admin and two readers (passwords printed), then
 # the server on http://127.0.0.1:8000/ until Ctrl+C.
