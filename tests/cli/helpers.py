@@ -1,15 +1,17 @@
-"""Helpers shared by the command-line tests: the one-line error, an unusable ``--out``."""
+"""Helpers shared by the command-line tests: the one-line error, an unusable ``--out``, an app."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+import typer
 from typer.testing import Result
 
-__all__ = ["one_line_error", "unusable_out"]
+__all__ = ["app_with", "one_line_error", "unusable_out"]
 
 
 def one_line_error(result: Result, *fragments: str) -> None:
@@ -54,3 +56,15 @@ def unusable_out(
 
 def _no_write_access(path: Any, mode: int) -> bool:
     return not mode & os.W_OK
+
+
+def app_with(register: Callable[[typer.Typer], None]) -> typer.Typer:
+    """A bare command group holding only the commands ``register`` adds (as the CLI wires them)."""
+    app = typer.Typer()
+
+    @app.callback()
+    def _group() -> None:
+        """Commands under test."""
+
+    register(app)
+    return app

@@ -10,20 +10,13 @@ from typer.testing import CliRunner
 
 from fracturelab.cli.spine_dataset import register
 from fracturelab.synth.spine_set import make_spine_set
-from tests.cli.helpers import one_line_error
+from tests.cli.helpers import app_with, one_line_error
 
 runner = CliRunner()
 
 
 def _app() -> typer.Typer:
-    app = typer.Typer()
-
-    @app.callback()
-    def _spine() -> None:
-        """Spine."""
-
-    register(app)
-    return app
+    return app_with(register)
 
 
 @pytest.fixture(scope="module")

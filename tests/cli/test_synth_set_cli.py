@@ -10,20 +10,13 @@ from typer.testing import CliRunner
 
 from fracturelab.cli.synth_set import register
 from fracturelab.spine.dataset import read_dataset
-from tests.cli.helpers import one_line_error, unusable_out
+from tests.cli.helpers import app_with, one_line_error, unusable_out
 
 runner = CliRunner()
 
 
 def _app() -> typer.Typer:
-    app = typer.Typer()
-
-    @app.callback()
-    def _synth() -> None:
-        """Synth."""
-
-    register(app)
-    return app
+    return app_with(register)
 
 
 def test_spine_set_writes_a_dataset(tmp_path: Path) -> None:

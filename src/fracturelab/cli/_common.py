@@ -8,15 +8,36 @@ import re
 import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from typing import Annotated
 
 import typer
 
 from fracturelab.errors import FracturelabError, InputError
 
-__all__ = ["EXIT_INPUT_ERROR", "name_options", "parse_triple", "renamed", "user_errors"]
+__all__ = [
+    "EXIT_INPUT_ERROR",
+    "DeviceOption",
+    "DevicesOption",
+    "name_options",
+    "parse_triple",
+    "renamed",
+    "user_errors",
+]
 
 #: Exit code for input the user can fix (missing file, bad argument, bad data).
 EXIT_INPUT_ERROR = 2
+
+#: ``--device`` of the training commands.
+DeviceOption = Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:N or mps.")]
+
+#: ``--devices`` of the training commands (distributed data parallel; docs/training.md).
+DevicesOption = Annotated[
+    int,
+    typer.Option(
+        help="Processes training each network together: one per GPU (distributed data "
+        "parallel); with --device cpu, CPU processes. --batch-size is over all of them."
+    ),
+]
 
 
 def name_options(message: str, options: Mapping[str, str]) -> str:

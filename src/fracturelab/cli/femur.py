@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from fracturelab.cli._common import renamed, user_errors
+from fracturelab.cli._common import DeviceOption, DevicesOption, renamed, user_errors
 from fracturelab.errors import InputError
 from fracturelab.outputs import check_output_dir
 
@@ -80,14 +80,8 @@ def experiment(
     jitter: Annotated[float, typer.Option(help="Centre jitter of training patches, px.")] = 16.0,
     bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples for the CIs.")] = 2000,
     seed: Annotated[int, typer.Option(help="Seed of the split and the training.")] = 0,
-    device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:N or mps.")] = "auto",
-    devices: Annotated[
-        int,
-        typer.Option(
-            help="Processes training each network together: one per GPU (distributed data "
-            "parallel); with --device cpu, CPU processes. --batch-size is over all of them."
-        ),
-    ] = 1,
+    device: DeviceOption = "auto",
+    devices: DevicesOption = 1,
     allow_modality: Annotated[list[str] | None, _ALLOW_MODALITY] = None,
 ) -> None:
     """Train and compare localizers and classifiers; write the report to OUT/report.md."""

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from fracturelab.cli._common import EXIT_INPUT_ERROR, name_options
+from fracturelab.cli._common import EXIT_INPUT_ERROR, DeviceOption, DevicesOption, name_options
 from fracturelab.errors import FracturelabError
 from fracturelab.outputs import check_output_dir
 
@@ -105,14 +105,8 @@ def train(
     bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples of the report's CIs.")] = 2000,
     seed: Annotated[int, typer.Option(help="Seed of the split and the training.")] = 0,
     jobs: Annotated[int, typer.Option(help="Scans cut into patches at once.")] = 1,
-    device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:N or mps.")] = "auto",
-    devices: Annotated[
-        int,
-        typer.Option(
-            help="Processes training each network together: one per GPU (distributed data "
-            "parallel); with --device cpu, CPU processes. --batch-size is over all of them."
-        ),
-    ] = 1,
+    device: DeviceOption = "auto",
+    devices: DevicesOption = 1,
     augment: Annotated[
         bool, typer.Option(help="Augment training patches (rotations, shifts, flips).")
     ] = True,

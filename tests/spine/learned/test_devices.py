@@ -19,9 +19,8 @@ from typer.testing import CliRunner
 from fracturelab.cli.spine_model import register
 from fracturelab.spine.learned.config import SpineTrainingConfig
 from fracturelab.spine.learned.experiment import train_spine
-from fracturelab.synth.spine_set import make_spine_set
 from fracturelab.training.config import TrainConfig
-from tests.cli.helpers import one_line_error
+from tests.cli.helpers import app_with, one_line_error
 from tests.spine.learned.synthetic_cache import write_cache
 
 runner = CliRunner()
@@ -39,23 +38,7 @@ PROBABILITIES = ("fracture_probability", "p_grade_ge2", "p0", "p1", "p2", "p3")
 
 
 def _app() -> typer.Typer:
-    app = typer.Typer()
-
-    @app.callback()
-    def _spine() -> None:
-        """Spine."""
-
-    register(app)
-    return app
-
-
-@pytest.fixture(scope="module")
-def phantom_set(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("devices-set")
-    return make_spine_set(
-        out, 8, seed=5, spacing_mm=(3, 3, 3), graded_share=1.0, unlabelled_share=0.0,
-        fracture_share=0.5, scans_per_patient=(1, 1), levels="T12-L2", progress=False,
-    )  # fmt: skip
+    return app_with(register)
 
 
 def _rows(path: Path) -> list[dict[str, str]]:

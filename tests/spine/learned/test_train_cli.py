@@ -11,8 +11,7 @@ import typer
 from typer.testing import CliRunner
 
 from fracturelab.cli.spine_model import register
-from fracturelab.synth.spine_set import make_spine_set
-from tests.cli.helpers import one_line_error
+from tests.cli.helpers import app_with, one_line_error
 
 runner = CliRunner()
 FAST = ["--folds", "2", "--size", "tiny", "--epochs", "1", "--batch-size", "8"]
@@ -20,23 +19,7 @@ FAST += ["--patch-mm", "48", "--patch-spacing", "4", "--device", "cpu", "--boots
 
 
 def _app() -> typer.Typer:
-    app = typer.Typer()
-
-    @app.callback()
-    def _spine() -> None:
-        """Spine."""
-
-    register(app)
-    return app
-
-
-@pytest.fixture(scope="module")
-def phantom_set(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("train-set")
-    return make_spine_set(
-        out, 8, seed=5, spacing_mm=(3, 3, 3), graded_share=1.0, unlabelled_share=0.0,
-        fracture_share=0.5, scans_per_patient=(1, 1), levels="T12-L2", progress=False,
-    )  # fmt: skip
+    return app_with(register)
 
 
 def test_train_writes_predictions_and_model(phantom_set: Path, tmp_path: Path) -> None:
