@@ -8,7 +8,6 @@ from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from fracturelab.cli.main import app
-
 from fracturelab.workstation.answers import save_answer
 from fracturelab.workstation.models import Case, Reading, User
 from fracturelab.workstation.worklist import assign, finish_reading, open_reading

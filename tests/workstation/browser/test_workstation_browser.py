@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import select
 
 from fracturelab.workstation.exporter import export_femur, export_spine
-from fracturelab.workstation.models import AppSetting, Assignment, Case, Reading, User
+from fracturelab.workstation.models import AppSetting, Assignment, Case, User
 from tests.workstation.browser.conftest import screenshot
 from tests.workstation.browser.harness import (
     LiveServer,
