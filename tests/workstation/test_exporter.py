@@ -55,8 +55,9 @@ def test_spine_export_per_reader_majority_median_and_reference(
     with database.session() as session:
         summary = export_spine(session, out, reader="r1")
     rows = _rows(out)
-    assert list(rows[0]) == ["case", "ct", "vertebrae", "level", "genant_grade", "morphology",
-                             "not_assessable", "reader", "n_readers"]  # fmt: skip
+    assert list(rows[0]) == ["case", "patient_id", "ct", "vertebrae", "level", "genant_grade",
+                             "morphology", "not_assessable", "reader", "n_readers"]  # fmt: skip
+    assert {r["patient_id"] for r in rows} == {r["case"] for r in rows}  # no patient recorded
     assert [(r["level"], r["genant_grade"], r["morphology"]) for r in rows] == [
         ("T12", "0", "normal"), ("L1", "2", "wedge"),
     ]  # fmt: skip
@@ -198,3 +199,33 @@ def test_femur_columns_are_the_manifest_contract_and_need_no_torch() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "[]"
+
+
+def test_spine_export_trains_without_conversion(database: Database, readers: list[str],
+                                                 tmp_path: Path) -> None:  # fmt: skip
+    """The spine export is a dataset `spine train` reads as it is, patients included."""
+    from fracturelab.spine.dataset import read_dataset
+
+    for folder in ("cts", "masks"):
+        (tmp_path / folder).mkdir()
+    with database.transaction() as session:
+        users = _users(session)
+        for name, patient in (("scan1", "P7"), ("scan2", "P7"), ("scan3", None)):
+            (tmp_path / "cts" / f"{name}.nii.gz").write_bytes(b"")
+            (tmp_path / "masks" / f"{name}.nii.gz").write_bytes(b"")
+            case = Case(task="spine", name=name, patient_id=patient,
+                        image_path=str(tmp_path / "cts" / f"{name}.nii.gz"),
+                        labels_path=str(tmp_path / "masks" / f"{name}.nii.gz"))  # fmt: skip
+            session.add(case)
+            session.flush()
+            read_case(session, case, users["r1"], {"L1": {"genant_grade": 2, "morphology": "wedge"},
+                                                   "T12": {"genant_grade": 0}})  # fmt: skip
+    out = tmp_path / "labels" / "spine.csv"
+    with database.session() as session:
+        export_spine(session, out, reader="r1")
+    dataset = read_dataset(out)
+    patients = {case.case_id: case.patient_id for case in dataset.cases}
+    assert patients == {"scan1": "P7", "scan2": "P7", "scan3": "scan3"}
+    assert {case.tier for case in dataset.cases} == {"graded"}
+    assert dataset.grades_of("scan1")["L1"].genant_grade == 2
+    assert dataset.grades_of("scan1")["L1"].morphology == "wedge"

@@ -52,8 +52,8 @@ __all__ = [
 CONSENSUS_RULES = ("reference", "majority", "median")
 #: Columns of the spine label CSV.
 SPINE_COLUMNS = (
-    "case", "ct", "vertebrae", "level", "genant_grade", "morphology", "not_assessable",
-    "reader", "n_readers",
+    "case", "patient_id", "ct", "vertebrae", "level", "genant_grade", "morphology",
+    "not_assessable", "reader", "n_readers",
 )  # fmt: skip
 #: Columns of the femur manifest (``docs/design.md``, "Femur manifest"), declared once in
 #: :mod:`fracturelab.femur.contract`.
@@ -222,6 +222,7 @@ def export_spine(
             rows.append(
                 {
                     "case": case.name,
+                    "patient_id": case.patient_id or case.name,
                     "ct": _relative(case.image_path, out.parent.absolute()),
                     "vertebrae": _relative(case.labels_path, out.parent.absolute()),
                     "level": level,
