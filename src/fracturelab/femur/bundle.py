@@ -19,6 +19,7 @@ from fracturelab.femur.networks import build_classifier, build_localizer
 from fracturelab.femur.presets import APPROACHES, PatchGeometry
 from fracturelab.imaging.radiograph import Radiograph
 from fracturelab.outputs import atomic_path, atomic_write_text
+from fracturelab.training.weights import load_weights
 
 __all__ = ["TASK", "FemurModel", "FemurPrediction"]
 
@@ -218,14 +219,16 @@ class FemurModel:
             )
             backbone = str(description["classifier"]["backbone"])
             classifier = build_classifier(backbone, input_px, size)
-            _load_weights(classifier, source / description["classifier"]["weights"], device)
+            load_weights(
+                classifier, source / description["classifier"]["weights"], device, "model.json"
+            )
             localizer = None
             localizer_spec = description.get("localizer")
             if localizer_spec:
                 localizer = build_localizer(
                     str(localizer_spec["backbone"]), int(localizer_spec["input_px"]), size
                 )
-                _load_weights(localizer, source / localizer_spec["weights"], device)
+                load_weights(localizer, source / localizer_spec["weights"], device, "model.json")
             return cls(
                 approach=approach,
                 classifier=classifier,
@@ -245,17 +248,3 @@ class FemurModel:
             raise InputError(
                 f"{description_file} is incomplete or damaged ({error!r}); {hint}"
             ) from None
-
-
-def _load_weights(network: nn.Module, path: Path, device: torch.device | str) -> None:
-    if not path.is_file():
-        raise InputError(f"{path} is missing; the model folder is incomplete")
-    try:
-        state = torch.load(path, map_location=device, weights_only=True)
-        network.load_state_dict(state)
-    except (RuntimeError, OSError, EOFError) as error:
-        first = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise InputError(
-            f"{path} does not fit the network described in model.json ({first})"
-        ) from None
-    network.to(device).eval()

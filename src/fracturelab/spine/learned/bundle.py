@@ -21,6 +21,7 @@ from fracturelab.errors import InputError
 from fracturelab.outputs import atomic_path, atomic_write_text
 from fracturelab.spine.learned.inference import VertebraOutputs, predict_outputs
 from fracturelab.spine.learned.network import SpineNet, build_spine_network
+from fracturelab.training.weights import load_weights
 from fracturelab.typing import FloatArray, PathLike
 
 __all__ = ["MODEL_FILE", "SCHEMA_VERSION", "TASK", "SpineModel"]
@@ -190,7 +191,7 @@ class SpineModel:
             networks = []
             for name in description["weights"]:
                 network = build_spine_network(backbone, shape, len(channels), size, fuse)
-                _load_weights(network, source / name, device)
+                load_weights(network, source / name, device, MODEL_FILE)
                 networks.append(network)
             return cls(
                 networks=networks,
@@ -212,14 +213,3 @@ class SpineModel:
             if isinstance(error, InputError):
                 raise
             raise InputError(f"{file} is incomplete or damaged ({error!r}); {_HINT}") from None
-
-
-def _load_weights(network: SpineNet, path: Path, device: torch.device | str) -> None:
-    if not path.is_file():
-        raise InputError(f"{path} is missing; the model folder is incomplete")
-    try:
-        network.load_state_dict(torch.load(path, map_location=device, weights_only=True))
-    except (RuntimeError, OSError, EOFError) as error:
-        first = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise InputError(f"{path} does not fit the network in {MODEL_FILE} ({first})") from None
-    network.to(device).eval()
