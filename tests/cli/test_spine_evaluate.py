@@ -15,7 +15,7 @@ from fracturelab.spine.learned.bundle import SpineModel
 from fracturelab.spine.learned.data import CacheIndex, load_patches
 from fracturelab.synth.spine_set import make_spine_set
 from tests.cli.helpers import one_line_error
-from tests.spine.test_analyze_model import tiny_spine_model
+from tests.spine.model_helpers import tiny_spine_model
 
 runner = CliRunner()
 

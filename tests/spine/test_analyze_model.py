@@ -12,7 +12,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from typer.testing import CliRunner
 
 from fracturelab.cli.main import app
@@ -20,34 +19,18 @@ from fracturelab.spine.dataset import read_dataset
 from fracturelab.spine.learned.apply import GRADE_SOURCES, _grade_source, scan_inputs
 from fracturelab.spine.learned.bundle import SpineModel
 from fracturelab.spine.learned.data import CacheIndex, load_patches, morphometry_features
-from fracturelab.spine.learned.network import build_spine_network
 from fracturelab.spine.overview import _model_caption
 from fracturelab.spine.patch_cache import prepare_cache
-from fracturelab.spine.patches import CHANNELS, PatchSpec
 from fracturelab.spine.pipeline import analyze, load_inputs
 from fracturelab.spine.report import MODEL_KEYS, SpineReport, VertebraResult
 from fracturelab.synth.spine_set import make_spine_set
 from tests.cli.helpers import one_line_error
+from tests.spine.model_helpers import SPEC, tiny_spine_model
 
 runner = CliRunner()
+
+
 #: Small patches (12 voxels a side) keep the tiny networks fast on CPU.
-SPEC = PatchSpec(size_mm=(48.0, 48.0, 48.0), spacing_mm=4.0)
-
-
-def tiny_spine_model(
-    folder: Path, spec: PatchSpec = SPEC, fuse: bool = False, threshold: float = 0.5, seed: int = 0
-) -> Path:
-    """Save an untrained two-fold tiny CNN spine model cut with ``spec``; return its folder."""
-    torch.manual_seed(seed)
-    networks = [build_spine_network("cnn", spec.shape, 3, "tiny", fuse) for _ in range(2)]
-    document = {"spec": spec.to_dict(), "channels": list(CHANNELS)}
-    model = SpineModel(
-        networks, "cnn", "tiny", spec.shape, CHANNELS, fuse, threshold, patch_spec=document,
-        training_data={"vertebrae": 0}, info={"run": "test"},
-    )  # fmt: skip
-    return model.save(folder)
-
-
 @pytest.fixture(scope="module")
 def phantom_set(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("analyze-model-set")

@@ -18,7 +18,7 @@ from fracturelab.workstation.db import Database
 from fracturelab.workstation.importer import import_spine
 from fracturelab.workstation.models import Case
 from tests.cli.helpers import one_line_error
-from tests.spine.test_analyze_model import tiny_spine_model
+from tests.spine.model_helpers import tiny_spine_model
 
 runner = CliRunner()
 

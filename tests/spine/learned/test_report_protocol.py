@@ -14,7 +14,7 @@ from fracturelab.errors import InputError
 from fracturelab.outputs import pyplot, save_figure
 from fracturelab.spine.learned.evaluation import evaluate
 from fracturelab.spine.learned.report import write_report
-from tests.spine.learned.test_evaluation_protocol import hand_rows
+from tests.spine.learned.hand_table import hand_rows
 
 
 def _no_nan(text: str) -> Any:
