@@ -11,16 +11,12 @@ the ``spine`` command group.
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from fracturelab.cli._common import EXIT_INPUT_ERROR, DeviceOption, DevicesOption, name_options
-from fracturelab.errors import FracturelabError
+from fracturelab.cli._common import DeviceOption, DevicesOption, user_errors
 from fracturelab.outputs import check_output_dir
 
 if TYPE_CHECKING:
@@ -54,19 +50,6 @@ _OPTIONS = {
 def register(app: typer.Typer) -> None:
     """Add the ``train`` command to the ``spine`` app."""
     app.command("train")(train)
-
-
-@contextmanager
-def _errors() -> Iterator[None]:
-    """Each problem of a user error as one ``error: ...`` line on stderr; exit code 2."""
-    try:
-        yield
-    except FracturelabError as error:
-        problems: list[str] = list(getattr(error, "problems", [])) or [str(error)]
-        for problem in problems:
-            line = problem.splitlines()[0] if problem else type(error).__name__
-            print(f"error: {name_options(line, _OPTIONS)}", file=sys.stderr)
-        raise typer.Exit(code=EXIT_INPUT_ERROR) from None
 
 
 def train(
@@ -113,7 +96,7 @@ def train(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
 ) -> None:
     """Train the per-vertebra fracture classifier; write predictions and RUN/models/best."""
-    with _errors():
+    with user_errors(_OPTIONS):
         check_output_dir(out, "--out")
         cache_dir = check_output_dir(cache, "--cache") if cache is not None else out / "cache"
         from fracturelab.spine.learned.config import SpineTrainingConfig
