@@ -103,3 +103,18 @@ def test_graded_level_missing_from_the_mask_is_one_line(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="graded at L5, which its label map lacks") as error:
         CacheIndex.read(folder).records()
     assert "\n" not in str(error.value)
+
+
+@pytest.mark.parametrize("damage", ["truncated", "missing", "not npy"])
+def test_damaged_patch_is_one_line_naming_the_file(tmp_path: Path, damage: str) -> None:
+    records = CacheIndex.read(write_cache(tmp_path, n_patients=4)).records()
+    path = Path(records[1].patch)
+    if damage == "truncated":
+        path.write_bytes(path.read_bytes()[:200])
+    elif damage == "missing":
+        path.unlink()
+    else:
+        path.write_bytes(b"\x00" * 500)
+    with pytest.raises(InputError, match=rf"{path.name}: the patch cannot be read .* rerun") as e:
+        load_patches(records)
+    assert "\n" not in str(e.value)

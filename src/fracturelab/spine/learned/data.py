@@ -202,12 +202,19 @@ def load_patches(records: list[VertebraRecord]) -> list[FloatArray]:
     """Read every record's patch as float32 ``(C, D, H, W)``; all must share one shape.
 
     Raises:
-        InputError: If a patch is not 4D or differs in shape from the first.
+        InputError: If a patch file is missing, truncated or damaged, is not 4D, or differs in
+            shape from the first.
 
     """
     patches: list[FloatArray] = []
     for record in records:
-        array = np.load(record.patch).astype(np.float32)
+        try:
+            array = np.load(record.patch, allow_pickle=False).astype(np.float32)
+        except (OSError, ValueError, EOFError) as error:
+            raise InputError(
+                f"{record.patch}: the patch cannot be read ({type(error).__name__}: the file is "
+                "missing, truncated or damaged); delete it and rerun, which cuts it again"
+            ) from None
         if array.ndim != 4:
             raise InputError(
                 f"{record.patch}: patch of shape {array.shape} is not (C, D, H, W); rebuild the "
