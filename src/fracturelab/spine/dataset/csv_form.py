@@ -110,7 +110,7 @@ def read_workstation_export(path: Path) -> Draft:
         if not name:
             draft.problems.append(f"{where}: case is empty; give the case name")
             continue
-        case = _export_case(table, row, root, draft.problems)
+        case = _scan(table, row, root, draft.problems, case_column="case")
         first = cases.get(name)
         if case is None:
             continue
@@ -132,31 +132,24 @@ def read_workstation_export(path: Path) -> Draft:
     return draft
 
 
-def _scan(table: Table, row: Row, root: Path, problems: list[str]) -> DraftCase | None:
+def _scan(
+    table: Table, row: Row, root: Path, problems: list[str], case_column: str = "case_id"
+) -> DraftCase | None:
+    """Read one scan from a row, or record why it cannot be read.
+
+    The row holds ``case_column`` (``case_id``; ``case`` in the workstation export),
+    ``patient_id``, ``ct`` and ``vertebrae`` (paths relative to ``root``).
+    """
     where = table.where(row)
-    empty = [name for name in ("case_id", "patient_id", "ct") if not row.get(name)]
+    required = ("case_id", "patient_id", "ct") if case_column == "case_id" else ("patient_id", "ct")
+    empty = [name for name in required if not row.get(name)]
     if empty:
-        problems.append(f"{where}: {', '.join(empty)} empty; fill in every scan's {empty[0]}")
+        what = "scan" if case_column == "case_id" else "case"
+        problems.append(f"{where}: {', '.join(empty)} empty; fill in every {what}'s {empty[0]}")
         return None
     labels = row.get("vertebrae")
     return DraftCase(
-        row.get("case_id"),
-        row.get("patient_id"),
-        resolve_path(row.get("ct"), root),
-        resolve_path(labels, root) if labels else None,
-        where,
-    )
-
-
-def _export_case(table: Table, row: Row, root: Path, problems: list[str]) -> DraftCase | None:
-    where = table.where(row)
-    empty = [name for name in ("patient_id", "ct") if not row.get(name)]
-    if empty:
-        problems.append(f"{where}: {', '.join(empty)} empty; fill in every case's {empty[0]}")
-        return None
-    labels = row.get("vertebrae")
-    return DraftCase(
-        row.get("case"),
+        row.get(case_column),
         row.get("patient_id"),
         resolve_path(row.get("ct"), root),
         resolve_path(labels, root) if labels else None,
