@@ -46,6 +46,9 @@ LAYERS = {
     "femur": 2,
     "synth": 2,
     "workstation": 3,
+    "batch": 3,
+    "pacs": 3,
+    "grandchallenge": 3,
     "cli": 4,
     "__main__": 4,
 }
