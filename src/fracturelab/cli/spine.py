@@ -76,39 +76,33 @@ def analyze(
         from rich.console import Console
         from rich.progress import Progress
 
-        from fracturelab.spine.overview import render_overview
-        from fracturelab.spine.pipeline import analyze as run_analysis
-        from fracturelab.spine.pipeline import load_inputs
+        from fracturelab.spine.scan import read_spine_scan
 
         console = Console(stderr=True, quiet=quiet)
-        with console.status("reading CT and label map"):
-            ct_volume, label_map = load_inputs(
+        with Progress(console=console, transient=True) as progress:
+            task = progress.add_task("reading CT and label map", total=None)
+
+            def step(text: str) -> None:
+                progress.update(task, description=text)
+
+            def advance(done: int, total: int, level: str) -> None:
+                progress.update(task, completed=done, total=total, description=f"measured {level}")
+
+            reading = read_spine_scan(
                 ct,
                 vertebrae,
+                model=learned,
+                model_folder=model,
                 labels=labels,
                 resample_labels=resample_labels,
                 allow_modalities=allow_modality or (),
+                on_step=step,
+                on_vertebra=advance,
             )
-        console.print(f"[dim]{label_map.detection}[/dim]")
-        with Progress(console=console, transient=True) as progress:
-            task = progress.add_task("measuring vertebrae", total=len(label_map.levels))
-
-            def advance(done: int, total: int, level: str) -> None:
-                progress.update(task, completed=done, description=f"measured {level}")
-
-            report = run_analysis(ct_volume, label_map, progress=advance)
-            if learned is not None and model is not None:
-                from fracturelab.spine.learned.apply import apply_model
-
-                progress.update(task, description="applying the model")
-                apply_model(report, learned, ct_volume, label_map, model)
-            written: dict[str, Path] = {}
-            if overview:
-                progress.update(task, description="drawing overview")
-                written["overview"] = render_overview(
-                    ct_volume, label_map.volume, report, Path(out) / "overview.png"
-                )
-            written.update(report.write(out))
+            progress.update(task, description="writing results")
+            written = reading.write(out, overview=overview)
+        report = reading.report
+        console.print(f"[dim]{reading.label_map.detection}[/dim]")
         if not quiet:
             Console().print(_table(report))
         # Doubts about the level names matter even in a quiet run: always on stderr.

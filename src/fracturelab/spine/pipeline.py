@@ -18,7 +18,7 @@ from fracturelab.spine.morphometry import MorphometryOptions, VertebraMeasuremen
 from fracturelab.spine.report import SpineReport, VertebraResult
 from fracturelab.spine.vertebra import VertebraSample
 
-__all__ = ["analyze", "load_inputs"]
+__all__ = ["analyze", "load_inputs", "read_ct"]
 
 Progress = Callable[[int, int, str], None]
 
@@ -38,7 +38,7 @@ def load_inputs(
     allow_modalities: Collection[str] = (),
 ) -> tuple[Volume, VertebraLabelMap]:
     """Read the CT and its vertebra label map onto one grid (see :func:`analyze`)."""
-    ct_volume = _read_ct(ct, allow_modalities)
+    ct_volume = read_ct(ct, allow_modalities)
     label_map = load_vertebra_labels(
         vertebrae, ct_volume, convention=labels, resample=resample_labels
     )
@@ -79,7 +79,7 @@ def analyze(
     """
     opts = options or MorphometryOptions()
     if isinstance(vertebrae, VertebraLabelMap):
-        ct_volume = _read_ct(ct, allow_modalities)
+        ct_volume = read_ct(ct, allow_modalities)
         label_map = vertebrae
     else:
         ct_volume, label_map = load_inputs(
@@ -149,7 +149,7 @@ def analyze(
     )
 
 
-def _read_ct(ct: str | Path | Volume, allow_modalities: Collection[str]) -> Volume:
+def read_ct(ct: str | Path | Volume, allow_modalities: Collection[str]) -> Volume:
     """The CT; a DICOM series must have Modality CT unless another is allowed."""
     if isinstance(ct, Volume):
         return ct
