@@ -15,13 +15,17 @@ from fracturelab.lazy import lazy_exports
 if TYPE_CHECKING:
     from fracturelab.pacs.orthanc import OrthancClient, OrthancError
     from fracturelab.pacs.sr import build_spine_sr, read_source_headers, sr_uids
+    from fracturelab.pacs.watch import WatchSettings, WatchSummary, watch
 
 __all__ = [
     "OrthancClient",
     "OrthancError",
+    "WatchSettings",
+    "WatchSummary",
     "build_spine_sr",
     "read_source_headers",
     "sr_uids",
+    "watch",
 ]
 
 _HOMES = {
@@ -30,6 +34,9 @@ _HOMES = {
     "build_spine_sr": "fracturelab.pacs.sr",
     "read_source_headers": "fracturelab.pacs.sr",
     "sr_uids": "fracturelab.pacs.sr",
+    "WatchSettings": "fracturelab.pacs.watch",
+    "WatchSummary": "fracturelab.pacs.watch",
+    "watch": "fracturelab.pacs.watch",
 }
 
 __getattr__, __dir__ = lazy_exports(globals(), _HOMES)

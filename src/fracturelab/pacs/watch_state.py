@@ -11,23 +11,15 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING
 
+from fracturelab.batch.store import database_url
 from fracturelab.errors import InputError
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
-__all__ = ["WatchState", "database_url"]
+__all__ = ["WatchState"]
 
 _TABLE = "pacs_watch_state"
-
-
-def database_url(results: str) -> str:
-    """A SQLAlchemy URL for ``--results``: a URL as it is, a file path as SQLite."""
-    if "://" in results:
-        return results
-    from pathlib import Path
-
-    return f"sqlite:///{Path(results).expanduser().resolve()}"
 
 
 class WatchState:
