@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 
 from fracturelab.errors import FracturelabError, InputError
 from fracturelab.workstation.models import Case
+from fracturelab.workstation.suggestions import spine_suggestion_from_report
 
 if TYPE_CHECKING:
     from fracturelab.imaging import Volume
@@ -251,17 +252,7 @@ def spine_suggestion(ct: Path | Volume, label_map: Path | VertebraLabelMap) -> d
     """
     from fracturelab.spine.pipeline import analyze
 
-    report = analyze(ct, label_map)
-    return {
-        vertebra.level: {
-            "genant_grade": vertebra.genant_grade,
-            "morphology": vertebra.morphology,
-            "height_loss_pct": None
-            if vertebra.height_loss_pct is None
-            else round(vertebra.height_loss_pct, 1),
-        }
-        for vertebra in report.vertebrae
-    }
+    return spine_suggestion_from_report(analyze(ct, label_map))
 
 
 def spine_model_suggestion(
@@ -294,20 +285,7 @@ def spine_model_suggestion(
 
     report = analyze(ct, label_map)
     apply_model(report, model, ct, label_map, model_dir)
-    suggestion: dict[str, Any] = {}
-    for vertebra in report.vertebrae:
-        outputs = vertebra.model or {}
-        suggestion[vertebra.level] = {
-            "genant_grade": outputs.get("model_grade"),
-            "morphology": outputs.get("model_morphology"),
-            "height_loss_pct": None
-            if vertebra.height_loss_pct is None
-            else round(vertebra.height_loss_pct, 1),
-            "fracture_probability": outputs.get("fracture_probability"),
-            "grade_probabilities": outputs.get("model_grade_probabilities"),
-            "source": "model",
-        }
-    return suggestion
+    return spine_suggestion_from_report(report)
 
 
 def import_femur(
