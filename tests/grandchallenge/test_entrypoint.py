@@ -22,9 +22,10 @@ from fracturelab.grandchallenge.sockets import sockets_for
 runner = CliRunner()
 
 
-def _entrypoint(
+def entrypoint(
     input_dir: Path, output_dir: Path, *args: str, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
+    """``python -m fracturelab.cli.gc run`` in a new process, as the container runs it."""
     command = [sys.executable, "-m", "fracturelab.cli.gc", "run", "--input", str(input_dir)]
     return subprocess.run(
         [*command, "--output", str(output_dir), *args],
@@ -36,16 +37,30 @@ def _entrypoint(
 
 
 @pytest.fixture(scope="module")
+def spine_context(spine_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``gc build`` of the tiny spine model."""
+    from fracturelab.cli.gc import app
+
+    out = tmp_path_factory.mktemp("context") / "gc-spine"
+    result = runner.invoke(app, ["build", "--model", str(spine_model), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    return out
+
+
+@pytest.fixture(scope="module")
 def spine_run(
-    spine_case: dict[str, object], spine_model: Path, tmp_path_factory: pytest.TempPathFactory
+    spine_case: dict[str, object], spine_context: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Path:
-    """The spine entrypoint run once, its model given through the environment."""
+    """``gc test``: a read-only uuid-named input folder, the entrypoint run as a subprocess
+    with the context's model given through the environment, every output checked."""
+    from fracturelab.cli.gc import app
+
     root = tmp_path_factory.mktemp("spine-run")
-    cases = {"ct": spine_case["ct"], "vertebrae": spine_case["vertebrae"]}
-    input_dir = make_input_folder(root / "input", "spine", cases)  # type: ignore[arg-type]
-    read_only(input_dir)
-    done = _entrypoint(input_dir, root / "output", env={"FRACTURELAB_GC_MODEL": str(spine_model)})
-    assert done.returncode == 0, done.stderr
+    args = ["test", str(spine_context), "--case", str(spine_case["ct"])]
+    args += ["--case-mask", str(spine_case["vertebrae"]), "--out", str(root)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "6 outputs valid" in result.output
     return root / "output"
 
 
@@ -127,6 +142,9 @@ def test_results_equal_those_of_spine_analyze(
     results = _value(spine_run, "spine", "results")
     assert isinstance(results, dict)
     assert results["vertebrae"] == analyzed["vertebrae"]
+    # The same model, copied into the build context: only its recorded folder differs.
+    for document in (results, analyzed):
+        assert document["summary"]["model"].pop("folder")
     assert results["summary"] == analyzed["summary"]
     summary = _value(spine_run, "spine", "summary")
     probabilities = [v["fracture_probability"] for v in analyzed["vertebrae"]]
@@ -146,10 +164,13 @@ def test_results_equal_those_of_spine_analyze(
 def test_femur_run_with_model_option(femur_model: Path, radiograph: Path, tmp_path: Path) -> None:
     import SimpleITK as sitk
 
+    from fracturelab.cli.gc import app
+
     input_dir = make_input_folder(tmp_path / "input", "femur", {"radiograph": radiograph})
     read_only(input_dir)
-    done = _entrypoint(input_dir, tmp_path / "output", "--model", str(femur_model))
-    assert done.returncode == 0, done.stderr
+    args = ["run", "--input", str(input_dir), "--output", str(tmp_path / "output")]
+    result = runner.invoke(app, [*args, "--model", str(femur_model)])
+    assert result.exit_code == 0, result.output
     check_outputs(tmp_path / "output", "femur")
     prediction = _value(tmp_path / "output", "femur", "prediction")
     assert isinstance(prediction, dict)
