@@ -24,7 +24,16 @@ __all__ = ["Change", "ChangePage", "OrthancClient", "OrthancError", "SeriesInfo"
 
 
 class OrthancError(FracturelabError):
-    """Orthanc could not be reached, or refused a request (one line: what, why, what to check)."""
+    """Orthanc could not be reached, or refused a request (one line: what, why, what to check).
+
+    Attributes:
+        status_code: The HTTP status Orthanc answered, ``None`` when it could not be reached.
+
+    """
+
+    def __init__(self, message: str, status_code: int | None = None) -> None:
+        super().__init__(message)
+        self.status_code = status_code
 
 
 @dataclass(frozen=True)
@@ -134,12 +143,14 @@ class OrthancClient:
             if response.status_code in (401, 403):
                 raise OrthancError(
                     f"Orthanc {self.url} refused {method} {path} (HTTP {response.status_code}); "
-                    "check the credentials and that RemoteAccessAllowed lets this host in"
+                    "check the credentials and that RemoteAccessAllowed lets this host in",
+                    response.status_code,
                 )
             if response.status_code >= 400:
                 raise OrthancError(
                     f"Orthanc {self.url}: {method} {path} failed with HTTP "
-                    f"{response.status_code}; check the URL and that the resource exists"
+                    f"{response.status_code}; check the URL and that the resource exists",
+                    response.status_code,
                 )
             return response
         raise OrthancError(

@@ -29,7 +29,8 @@ from fracturelab.batch import (
     model_hash,
     run_batch,
 )
-from fracturelab.pacs.orthanc import OrthancClient, SeriesInfo
+from fracturelab.errors import InputError
+from fracturelab.pacs.orthanc import OrthancClient, OrthancError, SeriesInfo
 from fracturelab.pacs.sr import build_spine_sr, read_source_headers
 from fracturelab.pacs.watch_state import WatchState
 from fracturelab.progress import progress_bar
@@ -136,6 +137,7 @@ def watch(
         spool_root = Path(temporary.name)
     summary = WatchSummary(last_change=state.last_change(orthanc.url))
     identity = (ALGORITHM_VERSION, model_hash(settings.batch.model))
+    ResultsStore(settings.results).dispose()  # another version's database: one line, now
     try:
         orthanc.system()
         while True:
@@ -180,13 +182,20 @@ def _handle_series(
     tell: Reporter,
     show_progress: bool,
 ) -> None:
-    info = orthanc.series(orthanc_id)
+    try:
+        info = orthanc.series(orthanc_id)
+    except OrthancError as error:
+        if error.status_code != 404:
+            raise
+        tell(f"series {orthanc_id}: deleted from Orthanc before it was read, passed over")
+        return
     summary.series_seen += 1
     if info.modality == "SR":
         return  # our own reports (and others'): nothing to read
     store = ResultsStore(settings.results)
     known = store.get(info.series_uid, *identity)
     if known is not None and known.state in FINAL_STATES:
+        store.dispose()
         summary.already_handled += 1
         summary.states[info.series_uid] = known.state
         tell(f"{info.series_uid}: already {known.state}, left alone")
@@ -194,7 +203,11 @@ def _handle_series(
     folder = spool_root / orthanc_id
     try:
         _download(orthanc, info, folder, show_progress)
-        run_batch([folder], settings.results, settings.batch, show_progress=show_progress)
+        try:
+            run_batch([folder], settings.results, settings.batch, show_progress=show_progress)
+            problem = None
+        except InputError as error:  # e.g. instances no reader takes: this series only
+            problem = str(error).splitlines()[0]
         record = store.get(info.series_uid, *identity)
         summary.read += 1
         state = record.state if record is not None else "failed"
@@ -205,13 +218,15 @@ def _handle_series(
             summary.skipped += 1
         else:
             summary.failed += 1
-        reason = f" ({record.error})" if record is not None and record.error else ""
+        why = record.error if record is not None else problem
+        reason = f" ({why})" if why else ""
         tell(f"{info.series_uid}: {state}{reason}")
         if settings.send_sr and record is not None and state == "done":
             sr_id = _send_sr(orthanc, record, folder)
             summary.sr_sent += 1
             tell(f"{info.series_uid}: SR stored in Orthanc as {sr_id}")
     finally:
+        store.dispose()
         shutil.rmtree(folder, ignore_errors=True)
 
 
