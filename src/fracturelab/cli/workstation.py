@@ -105,6 +105,45 @@ def import_spine(
         _report(summary)
 
 
+@import_app.command("findings")
+def import_findings(
+    results: Annotated[
+        str, typer.Option(help="Results database of `fracturelab batch run` (path or URL).")
+    ],
+    min_grade: Annotated[
+        int, typer.Option(help="A vertebra at this Genant grade or above flags its scan (1-3).")
+    ] = 2,
+    min_probability: Annotated[
+        float | None,
+        typer.Option(help="Also flag a model fracture probability at or above this (0-1)."),
+    ] = None,
+    audit_sample: Annotated[
+        int,
+        typer.Option(
+            help="Also import this many unflagged scans, drawn at random, so that "
+            "`batch compare` can estimate the reader's sensitivity."
+        ),
+    ] = 0,
+    seed: Annotated[int, typer.Option(help="Seed of the audit sample.")] = 0,
+    db: DbOption = None,
+) -> None:
+    """Put the background reader's flagged scans on the worklist, its reading pre-filled."""
+    with user_errors():
+        from fracturelab.workstation.findings import import_findings as run
+
+        with connected(db) as database, database.session() as session:
+            summary = run(
+                session,
+                results,
+                min_grade=min_grade,
+                min_probability=min_probability,
+                audit_sample=audit_sample,
+                seed=seed,
+                progress=_echo_importing,
+            )
+        _report(summary)
+
+
 @import_app.command("femur")
 def import_femur(
     manifest: Annotated[Path, typer.Option(help="Femur manifest CSV (image,patient_id,...).")],
