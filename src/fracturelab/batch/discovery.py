@@ -14,6 +14,7 @@ volume suffix.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 from collections.abc import Iterable, Sequence
@@ -145,7 +146,7 @@ def _series(groups: dict[str, list[tuple[Path, object]]]) -> list[ScanSource]:
         uid_known = not uid.startswith("nouid:")
         scans.append(
             ScanSource(
-                key=uid if uid_known else f"folder:{folder}",
+                key=uid if uid_known else _series_content_id(members),
                 source=str(folder),
                 files=files,
                 series_uid=uid if uid_known else None,
@@ -156,10 +157,18 @@ def _series(groups: dict[str, list[tuple[Path, object]]]) -> list[ScanSource]:
                 n_slices=len(files),
                 slice_thickness_mm=_float(get("SliceThickness")),
                 mask=_series_mask(folder, uid, alone=len(groups) == 1 or _alone(folder, groups)),
-                problem=None if uid_known else "the DICOM files state no SeriesInstanceUID",
             )
         )
     return scans
+
+
+def _series_content_id(members: list[tuple[Path, object]]) -> str:
+    """The key of a series without a UID: a hash of its SOP instance UIDs (or bytes)."""
+    digest = hashlib.sha256()
+    for file, header in sorted(members, key=lambda member: str(member[0])):
+        instance = str(header.get("SOPInstanceUID", "") or "")  # type: ignore[attr-defined]
+        digest.update(instance.encode() if instance else file.read_bytes())
+    return "sha256:" + digest.hexdigest()[:32]
 
 
 def _alone(folder: Path, groups: dict[str, list[tuple[Path, object]]]) -> bool:

@@ -104,7 +104,10 @@ def _stage(task: ScanTask, work_dir: Path) -> Path:
     folder = work_dir / "series"
     folder.mkdir()
     for number, file in enumerate(sorted(task.files)):
-        (folder / f"{number:05d}.dcm").symlink_to(Path(file).resolve())
+        link = folder / Path(file).name
+        if link.exists() or link.is_symlink():  # same name from another folder
+            link = folder / f"{number:05d}_{Path(file).name}"
+        link.symlink_to(Path(file).resolve())
     return folder
 
 
@@ -147,6 +150,7 @@ def process_scan(task: ScanTask) -> TaskOutcome:
     from fracturelab.spine.scan import read_spine_scan
 
     start = time.perf_counter()
+    ct = Path(task.source)
     try:
         with tempfile.TemporaryDirectory(prefix="fracturelab-batch-") as temporary:
             work_dir = Path(temporary)
@@ -173,6 +177,8 @@ def process_scan(task: ScanTask) -> TaskOutcome:
             result = reading.report.to_dict()
     except InputError as error:
         message = str(error).splitlines()[0] if str(error) else "input error"
+        if task.files:  # name the series' folder, not the staging folder of links
+            message = message.replace(str(ct), task.source)
         return TaskOutcome(task.key, "failed", message, elapsed_s=time.perf_counter() - start)
     except Exception as error:  # anything else is a crash of this attempt: retried
         where = traceback.extract_tb(error.__traceback__)[-1]
