@@ -2,7 +2,8 @@
 # Services the test suite can use in CI; sourced by .ci/run (bash), which then runs `make test`.
 #
 #   source ci/services.sh
-#   ci_services_up      # install what is missing, start PostgreSQL, export the test variables
+#   ci_services_up      # install what is missing, start PostgreSQL and Orthanc (ci/orthanc.sh),
+#                       # export the test variables
 #
 # - Debian's chromium (browser tests) and postgresql are installed with apt-get when missing
 #   and possible (root, or password-less sudo, and a reachable mirror).
@@ -17,6 +18,9 @@
 # Servers left behind by an earlier run that was killed (its shell is gone) are stopped and
 # their folders removed before a new one starts. Nothing here aborts the caller: every step
 # checks its own failures, so `set -e` in the caller is safe.
+
+# shellcheck source=ci/orthanc.sh
+source "$(dirname "${BASH_SOURCE[0]}")/orthanc.sh"
 
 CI_PG_PREFIX="${TMPDIR:-/tmp}/fracturelab-ci-pg."
 CI_PG_DB="fl_test"
@@ -213,4 +217,5 @@ ci_services_up() {
         ci_warn "no /usr/bin/chromium; the browser tests will skip"
     fi
     ci_start_postgres
+    ci_orthanc_up
 }
