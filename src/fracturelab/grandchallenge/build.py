@@ -25,7 +25,13 @@ from fracturelab.errors import InputError
 from fracturelab.grandchallenge.entrypoint import ENV_MODEL, ENV_TASK, model_task
 from fracturelab.grandchallenge.sockets import ENV_SOCKETS, sockets_for
 
-__all__ = ["CPU_TORCH_INDEX", "pinned_requirements", "source_tree", "write_build_context"]
+__all__ = [
+    "CPU_TORCH_INDEX",
+    "installed_constraints",
+    "pinned_requirements",
+    "source_tree",
+    "write_build_context",
+]
 
 #: Where the CPU image takes PyTorch's CPU wheels from (build time only).
 CPU_TORCH_INDEX = "https://download.pytorch.org/whl/cpu"
@@ -81,6 +87,25 @@ def pinned_requirements(with_torch: bool = True) -> list[str]:
         version = version.split("+", 1)[0]  # a local build tag (2.3.0+cpu) is not on the index
         pins.append(f"{name}=={version}")
     return sorted(pins, key=str.lower)
+
+
+def installed_constraints() -> list[str]:
+    """Every installed distribution pinned (``name==version``), for ``pip -c``.
+
+    fracturelab itself, PyTorch and NVIDIA's CUDA wheels are left out: fracturelab is
+    installed from ``source/``, PyTorch by the requirements (CPU) or the base image (CUDA).
+    """
+    pins = {}
+    for distribution in metadata.distributions():
+        name = distribution.metadata["Name"]
+        if (
+            not name
+            or name.lower() in ("fracturelab", "torch")
+            or name.lower().startswith(("nvidia-", "triton"))
+        ):
+            continue
+        pins[name.lower()] = f"{name}=={distribution.version.split('+', 1)[0]}"
+    return [pins[key] for key in sorted(pins)]
 
 
 def _render(name: str, values: dict[str, str]) -> str:
@@ -161,6 +186,9 @@ def write_build_context(
         (staging / "requirements-cuda.txt").write_text(
             "\n".join(pinned_requirements(with_torch=False)) + "\n", encoding="utf-8"
         )
+        (staging / "constraints.txt").write_text(
+            "\n".join(installed_constraints()) + "\n", encoding="utf-8"
+        )
         for part in _SOURCE_PARTS:
             origin = Path(tree) / part
             if origin.is_dir():
@@ -174,6 +202,7 @@ def write_build_context(
         (staging / "sockets.json").write_text(json.dumps(document, indent=2) + "\n", "utf-8")
         if test_case:
             _write_test_case(staging / "test" / "input", found)
+        staging.chmod(0o755)
         if out.exists():
             out.rmdir()
         staging.replace(out)
