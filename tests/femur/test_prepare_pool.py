@@ -159,3 +159,20 @@ def test_params_digest_is_stable_and_sensitive() -> None:
     assert base != params_digest({**PARAMS, "allow_modalities": ["OT", "SC"], "jitter_px": 4.5})
     changed = {**PARAMS, "allow_modalities": ["OT", "SC"], "geometry": PatchGeometry(32, 6.0)}
     assert base != params_digest(changed)
+
+
+def test_fully_cached_run_starts_no_process(
+    rows: list[ManifestRow], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import fracturelab.femur.prepare_pool as prepare_pool
+
+    cache = tmp_path / "cache"
+    first = prepare_images(rows, PARAMS, cache_dir=cache, show_progress=False)
+
+    def no_pool(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("a process pool was started for cached images")
+
+    monkeypatch.setattr(prepare_pool, "ProcessPoolExecutor", no_pool)
+    again = prepare_images(rows, PARAMS, workers=2, cache_dir=cache, show_progress=False)
+    for a, b in zip(first, again, strict=True):
+        _same(a, b)

@@ -15,7 +15,9 @@ Cache entries are ``<cache_dir>/prepared-<key>.npz``, where ``key`` is the SHA-2
 
 An entry is written to a temporary file and renamed into place, so a run killed mid-write
 leaves no entry (only a temporary file, removed by a later run once it is an hour old); an
-entry that cannot be read back is prepared and written again. Memory stays bounded: workers
+entry that cannot be read back is prepared and written again. Files are hashed and entries
+loaded in threads of the calling process, so only the images missing from the cache go to
+the worker processes (a fully cached run starts none). Memory stays bounded: workers
 return only the prepared (float16, downsampled or windowed) arrays, at most two images per
 worker are in flight, and no native image is kept once its arrays are cut.
 """
@@ -29,7 +31,13 @@ import logging
 import time
 import zipfile
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures import (
+    FIRST_COMPLETED,
+    Future,
+    ProcessPoolExecutor,
+    ThreadPoolExecutor,
+    wait,
+)
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
@@ -187,28 +195,32 @@ def _read_entry(path: Path, key: str, row: ManifestRow) -> PreparedImage | None:
         return None
 
 
+def _lookup(
+    row: ManifestRow, digest: str, cache_dir: Path
+) -> tuple[Path | None, PreparedImage | None]:
+    """Where ``row``'s entry lives and, if it is there and whole, the cached image.
+
+    ``(None, None)`` when the file cannot be hashed (missing or unreadable): preparing it then
+    raises the reader's own one-line error.
+    """
+    try:
+        key = cache_key(_file_sha256(row.image), row, digest)
+    except OSError:
+        return None, None
+    path = _entry_path(cache_dir, key)
+    return path, _read_entry(path, key, row)
+
+
 def _prepare_one(
-    row: ManifestRow, params: Mapping[str, Any], digest: str, cache_dir: Path | None
+    row: ManifestRow, params: Mapping[str, Any], entry: Path | None
 ) -> PreparedImage | InputError:
-    """Prepare one row (from the cache when possible); an unreadable file gives its error."""
-    path = None
-    key = ""
-    if cache_dir is not None:
-        try:
-            key = cache_key(_file_sha256(row.image), row, digest)
-        except OSError:
-            key = ""  # missing or unreadable: prepare_image says so in its own words
-        if key:
-            path = _entry_path(cache_dir, key)
-            cached = _read_entry(path, key, row)
-            if cached is not None:
-                return cached
+    """Decode and prepare one row, writing its cache ``entry``; an unreadable file: its error."""
     try:
         prepared = data.prepare_image(row, **params)
     except InputError as error:
         return error
-    if path is not None:
-        _write_entry(path, key, prepared)
+    if entry is not None:
+        _write_entry(entry, entry.stem.removeprefix(_PREFIX), prepared)
     return prepared
 
 
@@ -286,13 +298,27 @@ def prepare_images(
         else:
             results[index] = outcome
 
+    entries: list[Path | None] = [None] * len(rows)
     with progress_bar("reading radiographs", len(rows), show=show_progress) as advance:
-        if workers == 1 or len(rows) <= 1:
-            for index, row in enumerate(rows):
-                keep(index, _prepare_one(row, params, digest, cache_dir))
+        if cache_dir is not None:
+            folder = cache_dir
+            # Hashing (hashlib releases the GIL) and loading entries run in threads here, so
+            # a fully cached run starts no process at all.
+            with ThreadPoolExecutor(max_workers=workers + 1) as threads:
+                found = threads.map(lambda row: _lookup(row, digest, folder), rows)
+                for index, (entry, cached) in enumerate(found):
+                    entries[index] = entry
+                    if cached is not None:
+                        keep(index, cached)
+                        advance()
+        misses = [i for i, image in enumerate(results) if image is None]
+        if workers == 1 or len(misses) <= 1:
+            for index in misses:
+                keep(index, _prepare_one(rows[index], params, entries[index]))
                 advance()
         else:
-            _run_pool(rows, params, digest, cache_dir, workers, keep, advance)
+            tasks = [(i, rows[i], entries[i]) for i in misses]
+            _run_pool(tasks, params, workers, keep, advance)
     elapsed = time.perf_counter() - start
     log.info(
         "prepared %d radiographs in %.1f s (%.1f per second, %d worker(s))",
@@ -308,19 +334,21 @@ def prepare_images(
 
 
 def _run_pool(
-    rows: Sequence[ManifestRow],
+    tasks: Sequence[tuple[int, ManifestRow, Path | None]],
     params: Mapping[str, Any],
-    digest: str,
-    cache_dir: Path | None,
     workers: int,
     keep: Callable[[int, PreparedImage | InputError], None],
     advance: Callable[[], None],
 ) -> None:
-    """Run :func:`_prepare_one` over ``rows`` in spawned processes, a few rows at a time."""
+    """Run :func:`_prepare_one` over ``(index, row, entry)`` tasks in spawned processes.
+
+    At most ``workers * 2`` images are in flight, so finished results stream back while the
+    rest wait, and memory does not grow with the number of images.
+    """
     import multiprocessing
 
     pending: dict[Future[PreparedImage | InputError], int] = {}
-    queue = iter(enumerate(rows))
+    queue = iter(tasks)
     limit = workers * _IN_FLIGHT_PER_WORKER
     pool = ProcessPoolExecutor(
         max_workers=workers,
@@ -334,8 +362,8 @@ def _run_pool(
                 item = next(queue, None)
                 if item is None:
                     return
-                index, row = item
-                pending[pool.submit(_prepare_one, row, dict(params), digest, cache_dir)] = index
+                index, row, entry = item
+                pending[pool.submit(_prepare_one, row, dict(params), entry)] = index
 
         submit_more()
         while pending:
