@@ -64,6 +64,16 @@ SIZES: dict[str, SpineNetworkSize] = {
 }
 
 
+#: Semi-supervised settings and their defaults (left out of ``config.json`` at the default).
+_SEMI_DEFAULTS: dict[str, Any] = {
+    "pseudo_labels": False,
+    "pseudo_margin_pct": 2.0,
+    "pseudo_weight": 0.5,
+    "pseudo_teacher": None,
+    "init": None,
+}
+
+
 @dataclass(frozen=True)
 class SpineTrainingConfig:
     """Everything that defines a spine training run (``config.json`` of the run folder).
@@ -84,6 +94,15 @@ class SpineTrainingConfig:
         morphology_weight: Weight of the morphology loss against the fracture and grade losses.
         training: How each fold network is trained (:class:`~fracturelab.training.TrainConfig`).
         seed: Seed of the split and the training.
+        pseudo_labels: Also train on the confidently pseudo-labelled vertebrae of the
+            delineated-only scans (:mod:`fracturelab.spine.learned.pseudo_labels`).
+        pseudo_margin_pct: Least distance of a pseudo-labelled vertebra's height loss from
+            the Genant cuts 20/25/40 %, percentage points.
+        pseudo_weight: Loss weight of a pseudo-labelled vertebra (a graded one weighs 1).
+        pseudo_teacher: A model folder (trained on graded scans) that must agree with each
+            pseudo-label, or ``None``.
+        init: A ``spine pretrain`` run folder whose encoder initialises every fold network,
+            or ``None`` (random initialisation).
 
     """
 
@@ -98,6 +117,11 @@ class SpineTrainingConfig:
     morphology_weight: float = 0.5
     training: TrainConfig = field(default_factory=lambda: TrainConfig(max_epochs=40))
     seed: int = 0
+    pseudo_labels: bool = False
+    pseudo_margin_pct: float = 2.0
+    pseudo_weight: float = 0.5
+    pseudo_teacher: str | None = None
+    init: str | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.n_folds, int) or self.n_folds < 2:
@@ -112,10 +136,23 @@ class SpineTrainingConfig:
             value = getattr(self, name)
             if not (isinstance(value, int | float) and math.isfinite(value) and value >= 0):
                 raise InputError(f"{name}={value!r} is not valid; use a number >= 0")
+        if not (math.isfinite(self.pseudo_margin_pct) and 0 <= self.pseudo_margin_pct <= 10):
+            raise InputError(
+                f"pseudo_margin_pct={self.pseudo_margin_pct!r} is not valid; use 0-10 points"
+            )
+        if not (math.isfinite(self.pseudo_weight) and 0 < self.pseudo_weight <= 1):
+            raise InputError(f"pseudo_weight={self.pseudo_weight!r} is not valid; use (0, 1]")
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready settings."""
-        return asdict(self)
+        """JSON-ready settings; the semi-supervised ones only when not at their defaults.
+
+        (So that a run folder written before they existed still resumes.)
+        """
+        values = asdict(self)
+        for name, default in _SEMI_DEFAULTS.items():
+            if values[name] == default:
+                del values[name]
+        return values
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SpineTrainingConfig:

@@ -45,8 +45,11 @@ from fracturelab.spine.learned.gallery import draw_error_gallery
 from fracturelab.spine.learned.inference import VertebraOutputs, predict_outputs
 from fracturelab.spine.learned.losses import SpineLoss
 from fracturelab.spine.learned.network import SpineNet, build_spine_network
+from fracturelab.spine.learned.pretrain_model import load_encoder
+from fracturelab.spine.learned.pseudo_labels import for_training, load_pseudo_labels
 from fracturelab.spine.learned.report import write_report
 from fracturelab.spine.learned.splits import TEST, SpineSplits, make_spine_splits
+from fracturelab.spine.learned.weighted import WeightedSpineLoss, WeightedVertebraDataset
 from fracturelab.training.distributed import barrier, is_main_process, launch, setup
 from fracturelab.training.trainer import TrainConfig, fit
 from fracturelab.typing import FloatArray, IntArray
@@ -134,14 +137,20 @@ class _Runner:
         self.morphometry = [morphometry_features(r.height_loss_pct, r.morph_grade) for r in records]
         self.grades = np.array([r.genant_grade for r in records], dtype=np.int64)
         self.progress = progress
+        self.pseudo: list[VertebraRecord] = []
+        self.pseudo_patches: list[FloatArray] = []
+        self.held_out: set[str] = set()  # patients of the test set
         depth, height, width = patches[0].shape[1:]
         self.shape = (int(depth), int(height), int(width))
         self.channels = patches[0].shape[0]
 
     def network(self) -> SpineNet:
-        return build_spine_network(
+        network = build_spine_network(
             self.c.backbone, self.shape, self.channels, self.c.model_size, self.c.fuse_morphometry
         )
+        if self.c.init is not None:
+            load_encoder(network, self.c.init, self.c.backbone, self.c.model_size)
+        return network
 
     def outputs(self, networks: list[SpineNet], chosen: IntArray) -> VertebraOutputs:
         morphometry = [self.morphometry[i] for i in chosen] if self.c.fuse_morphometry else None
@@ -153,23 +162,33 @@ class _Runner:
         torch.manual_seed(self.c.seed + k)
         network = self.network()
         records = [self.records[i] for i in train]
-        dataset = VertebraDataset(
-            records,
-            [self.patches[i] for i in train],
-            augment=self.c.augment,
-            max_rotation_deg=self.c.max_rotation_deg,
-            max_shift_vox=self.c.max_shift_vox,
-            seed=self.c.seed + k,
-        )
+        patches = [self.patches[i] for i in train]
+        augmentation: dict[str, Any] = {
+            "augment": self.c.augment,
+            "max_rotation_deg": self.c.max_rotation_deg,
+            "max_shift_vox": self.c.max_shift_vox,
+            "seed": self.c.seed + k,
+        }
+        held_out = self.held_out | {self.records[i].patient_id for i in validation}
+        extra = for_training(self.pseudo, held_out) if self.c.pseudo_labels else []
+        weights = [1.0] * len(records) + [self.c.pseudo_weight] * len(extra)
+        records += [self.pseudo[i] for i in extra]
+        patches += [self.pseudo_patches[i] for i in extra]
         morphologies = [
             -1 if r.morphology is None else MORPHOLOGIES.index(r.morphology) for r in records
         ]
-        loss = SpineLoss(
-            [r.genant_grade for r in records],
-            morphologies,
-            self.c.morphology_weight,
-            self.c.fuse_morphometry,
-        )
+        grades = [r.genant_grade for r in records]
+        dataset: VertebraDataset
+        if self.c.pseudo_labels:
+            dataset = WeightedVertebraDataset(records, patches, weights, **augmentation)
+            loss: SpineLoss = WeightedSpineLoss(
+                grades, morphologies, self.c.morphology_weight, self.c.fuse_morphometry
+            )
+        else:
+            dataset = VertebraDataset(records, patches, **augmentation)
+            loss = SpineLoss(
+                grades, morphologies, self.c.morphology_weight, self.c.fuse_morphometry
+            )
         truth = self.grades[validation]
 
         def validate(model: torch.nn.Module) -> float:
@@ -194,6 +213,7 @@ class _Runner:
             self.progress.console.print(f"fold {k}: {done}, kept epoch {outcome.best_epoch}{score}")
         return network, {
             "fold": k,
+            "pseudo_labelled": len(extra),
             "best_epoch": outcome.best_epoch,
             "best_score": outcome.best_score,
             "epochs_run": outcome.epochs_run,
@@ -381,6 +401,11 @@ def _train(
         patches = load_patches(records)
         progress.update(task, completed=1)
         runner = _Runner(settings, folder, records, patches, progress if run.is_main else None)
+        runner.held_out = {records[i].patient_id for i in splits.indices(records, TEST)}
+        if settings.pseudo_labels:
+            runner.pseudo, runner.pseudo_patches = load_pseudo_labels(
+                cache, settings, patches[0].shape
+            )
         networks: list[SpineNet] = []
         folds: list[dict[str, Any]] = []
         outputs: dict[int, tuple[VertebraOutputs, int]] = {}
