@@ -230,7 +230,7 @@ def _bn(prefix: str, width: int) -> dict[str, torch.Tensor]:
 
 def test_real_resnet18_and_vit_small_layouts_fit_monai_networks(tmp_path: Path) -> None:
     """torchvision resnet18 and timm vit_small_patch16_224 names and shapes, written out here."""
-    from monai.networks.nets import ResNet, ViT
+    from monai.networks.nets import ViT
 
     resnet18 = {"conv1.weight": torch.rand(64, 3, 7, 7), **_bn("bn1", 64)}
     width = 64
@@ -246,13 +246,14 @@ def test_real_resnet18_and_vit_small_layouts_fit_monai_networks(tmp_path: Path) 
         width = planes
     resnet18 |= {"fc.weight": torch.rand(1000, 512), "fc.bias": torch.rand(1000)}
     torch.save(resnet18, tmp_path / "resnet18.pth")
-    resnet = ResNet("basic", [2, 2, 2, 2], [64, 128, 256, 512], spatial_dims=2,
-                    n_input_channels=1, conv1_t_size=7, conv1_t_stride=2, feed_forward=False,
-                    bias_downsample=False)  # fmt: skip
+    resnet = build_classifier("cnn", 224, "base")  # the femur CNN at GPU size: resnet18's shapes
     load_pretrained(resnet, tmp_path / "resnet18.pth", backbone="cnn")
+    loaded = resnet.state_dict()
     assert torch.equal(
-        resnet.layer3[0].downsample[0].weight, resnet18["layer3.0.downsample.0.weight"]
+        loaded["features.6.0.downsample.0.weight"], resnet18["layer3.0.downsample.0.weight"]
     )
+    assert not loaded["features.6.0.downsample.0.bias"].any()  # torchvision has none: zero
+    assert torch.equal(loaded["features.0.weight"], resnet18["conv1.weight"].sum(1, keepdim=True))
 
     vit_small = {"cls_token": torch.rand(1, 1, 384), "pos_embed": torch.rand(1, 197, 384),
                  "patch_embed.proj.weight": torch.rand(384, 3, 16, 16),
@@ -270,13 +271,22 @@ def test_real_resnet18_and_vit_small_layouts_fit_monai_networks(tmp_path: Path) 
               spatial_dims=2, qkv_bias=True)  # fmt: skip
     load_pretrained(vit, tmp_path / "vit_small.pth", backbone="vit")  # 14 x 14 grid -> 16 x 16
     assert vit.patch_embedding.position_embeddings.shape == (1, 256, 384)
-    with_class_token = ViT(1, (256, 256), 16, hidden_size=384, mlp_dim=1536, num_layers=12,
-                           num_heads=6, spatial_dims=2, qkv_bias=True,
-                           classification=True)  # fmt: skip
-    load_pretrained(with_class_token, tmp_path / "vit_small.pth", backbone="vit")
-    expected_token = vit_small["cls_token"] + vit_small["pos_embed"][:, :1]  # timm's forward
+
+
+def test_vit_class_token_and_attention_bias(tmp_path: Path) -> None:
+    from monai.networks.nets import ViT
+
+    source = _randomised(build_classifier("vit", 32, "tiny"), seed=8)
+    state = timm_layout(source, "features.vit.")
+    torch.save(state, tmp_path / "vit.pth")
+    with_class_token = ViT(1, (32, 32), 16, hidden_size=32, mlp_dim=64, num_layers=2,
+                           num_heads=2, spatial_dims=2, classification=True)  # fmt: skip
+    load_pretrained(with_class_token, tmp_path / "vit.pth", backbone="vit")
+    expected_token = state["cls_token"] + state["pos_embed"][:, :1]  # what timm's forward adds
     assert torch.allclose(with_class_token.cls_token, expected_token)
-    no_bias = ViT(1, (256, 256), 16, hidden_size=384, mlp_dim=1536, num_layers=12, num_heads=6,
-                  spatial_dims=2)  # fmt: skip
-    with pytest.raises(InputError, match=r"blocks\.0\.attn\.qkv\.bias \(1152,\) has no place"):
-        load_pretrained(no_bias, tmp_path / "vit_small.pth", backbone="vit")
+    state["blocks.0.attn.qkv.bias"] = torch.rand(96)  # timm has it; the femur ViT has none
+    torch.save(state, tmp_path / "biased.pth")
+    with pytest.raises(InputError, match=r"blocks\.0\.attn\.qkv\.bias \(96,\) has no place"):
+        load_pretrained(
+            build_classifier("vit", 32, "tiny"), tmp_path / "biased.pth", backbone="vit"
+        )

@@ -15,6 +15,8 @@ Conversions:
 
 - The first layer's three colour channels are summed into the one grey channel: a grey
   image copied into R, G and B gives the same response.
+- MONAI's ResNet shortcut convolutions have a bias (``bias_downsample=True``), torchvision's
+  do not: that bias is set to zero, which computes exactly what torchvision's network does.
 - The classification head (``fc.*``; ``head.*``, ``fc_norm.*``) is not loaded: ImageNet's
   1000 classes are not this task's, and the network keeps its own head.
 - ViT position embeddings: the class token's position is added to ``cls_token`` when the
@@ -353,6 +355,10 @@ def load_pretrained(network: nn.Module, path: Path, *, backbone: str) -> None:
             continue
         converted[new] = value.to(dtype=target[new].dtype)
     backbone_names = [n for n in target if n.startswith(tuple(prefixes)) and not _exempt(n)]
+    for name in backbone_names:  # torchvision's shortcut convolutions have no bias: zero is exact
+        weight = name.removesuffix("bias") + "weight"
+        if name.endswith(".downsample.0.bias") and name not in converted and weight in converted:
+            converted[name] = torch.zeros_like(target[name])
     problems += [f"network tensor {n} {_shape(target[n])} is not in the file"
                  for n in backbone_names if n not in converted]  # fmt: skip
     if problems:
