@@ -176,3 +176,16 @@ def test_fully_cached_run_starts_no_process(
     again = prepare_images(rows, PARAMS, workers=2, cache_dir=cache, show_progress=False)
     for a, b in zip(first, again, strict=True):
         _same(a, b)
+
+
+def test_a_full_cache_disk_is_one_line(
+    rows: list[ManifestRow], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import fracturelab.femur.prepare_pool as prepare_pool
+
+    def full(*args: Any) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(prepare_pool, "_write_entry", full)
+    with pytest.raises(InputError, match=r"--cache-dir .*No space left on device\); free some"):
+        prepare_images(rows[:1], PARAMS, cache_dir=tmp_path / "cache", show_progress=False)

@@ -220,7 +220,13 @@ def _prepare_one(
     except InputError as error:
         return error
     if entry is not None:
-        _write_entry(entry, entry.stem.removeprefix(_PREFIX), prepared)
+        try:
+            _write_entry(entry, entry.stem.removeprefix(_PREFIX), prepared)
+        except OSError as error:
+            raise InputError(
+                f"--cache-dir {entry.parent}: cannot write {entry.name} "
+                f"({error.strerror or error}); free some space or give another folder"
+            ) from None
     return prepared
 
 
