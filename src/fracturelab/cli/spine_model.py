@@ -44,6 +44,8 @@ _OPTIONS = {
     "PatchSpec spacing_mm": "--patch-spacing",
     "PatchSpec size_mm/spacing_mm": "--patch-mm/--patch-spacing",
     "PatchSpec size_mm": "--patch-mm",
+    "pseudo_margin_pct": "--pseudo-margin",
+    "pseudo_weight": "--pseudo-weight",
 }
 
 
@@ -93,6 +95,30 @@ def train(
     augment: Annotated[
         bool, typer.Option(help="Augment training patches (rotations, shifts, flips).")
     ] = True,
+    init: Annotated[
+        Path | None,
+        typer.Option(help="A `spine pretrain` run: start every fold from its pretrained encoder."),
+    ] = None,
+    pseudo_labels: Annotated[
+        bool,
+        typer.Option(
+            "--pseudo-labels",
+            help="Also train on confident morphometry grades of the delineated-only scans.",
+        ),
+    ] = False,
+    pseudo_margin: Annotated[
+        float,
+        typer.Option(
+            help="Least distance (points) of a pseudo-label's height loss from 20/25/40 %."
+        ),
+    ] = 2.0,
+    pseudo_weight: Annotated[
+        float, typer.Option(help="Loss weight of a pseudo-labelled vertebra (graded: 1).")
+    ] = 0.5,
+    teacher: Annotated[
+        Path | None,
+        typer.Option(help="A model folder that must agree with each pseudo-label (self-training)."),
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
 ) -> None:
     """Train the per-vertebra fracture classifier; write predictions and RUN/models/best."""
@@ -118,7 +144,13 @@ def train(
                 device=device,
             ),
             seed=seed,
+            pseudo_labels=pseudo_labels,
+            pseudo_margin_pct=pseudo_margin,
+            pseudo_weight=pseudo_weight,
+            pseudo_teacher=None if teacher is None else str(teacher),
+            init=None if init is None else str(init),
         )
+        _check_semi(config, teacher)
         from fracturelab.spine.patches import PatchSpec
 
         spec = PatchSpec(size_mm=(patch_mm,) * 3, spacing_mm=patch_spacing)
@@ -137,7 +169,12 @@ def train(
         from fracturelab.spine.patch_cache import prepare_cache
 
         prepare_cache(
-            data, cache_dir, spec, jobs=jobs, levels_with_grades_only=True, show_progress=not quiet
+            data,
+            cache_dir,
+            spec,
+            jobs=jobs,
+            levels_with_grades_only=not pseudo_labels,  # pseudo-labels need every vertebra
+            show_progress=not quiet,
         )
         from fracturelab.spine.learned.experiment import train_spine
 
@@ -150,6 +187,27 @@ def train(
             devices=devices,
         )
         _print_summary(run)
+
+
+def _check_semi(config: Any, teacher: Path | None) -> None:
+    """Refuse bad --init / --teacher settings before any work.
+
+    An --init that is not a finished pretraining run of the same backbone and size, a
+    --teacher that is not a model folder, or --teacher without --pseudo-labels.
+    """
+    from fracturelab.errors import InputError
+
+    if teacher is not None and not config.pseudo_labels:
+        raise InputError("--teacher filters pseudo-labels; add --pseudo-labels (or drop --teacher)")
+    if teacher is not None and not (teacher / "spine_model.json").is_file():
+        raise InputError(
+            f"--teacher {teacher}: no spine_model.json; give a model folder of spine train "
+            "(RUN/models/best)"
+        )
+    if config.init is not None:
+        from fracturelab.spine.learned.pretrain_model import check_init
+
+        check_init(config.init, config.backbone, config.model_size)
 
 
 def _print_summary(run: SpineRun) -> None:

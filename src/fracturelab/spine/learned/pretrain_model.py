@@ -28,7 +28,14 @@ from torch import nn
 from fracturelab.errors import InputError
 from fracturelab.spine.learned.network import SpineNet, build_spine_network
 
-__all__ = ["ENCODER_FILE", "PRETRAIN_FILE", "PretrainLoss", "PretrainNet", "load_encoder"]
+__all__ = [
+    "ENCODER_FILE",
+    "PRETRAIN_FILE",
+    "PretrainLoss",
+    "PretrainNet",
+    "check_init",
+    "load_encoder",
+]
 
 #: Encoder weights of a pretraining run.
 ENCODER_FILE = "encoder.pt"
@@ -122,6 +129,34 @@ def pretrain_description(
     return {"backbone": backbone, "model_size": size, "channels": channels, "shape": list(shape)}
 
 
+def check_init(run: str | Path, backbone: str, size: str, option: str = "--init") -> Path:
+    """Check that ``run`` is a finished pretraining run of this backbone and size.
+
+    ``option`` names the command-line option that gave ``run``, for the messages.
+
+    Raises:
+        InputError: One line naming the folder, what does not match and the fix.
+
+    """
+    folder = Path(run)
+    described = folder / PRETRAIN_FILE
+    if not described.is_file() or not (folder / ENCODER_FILE).is_file():
+        raise InputError(
+            f"{option} {folder}: not a finished pretraining run (no {PRETRAIN_FILE} and "
+            f"{ENCODER_FILE}); run fracturelab spine pretrain --out {folder} first"
+        )
+    saved = json.loads(described.read_text(encoding="utf-8"))
+    mine = {"backbone": backbone, "model_size": size}
+    differing = [f"{k} {saved.get(k)!r} (the classifier: {v!r})" for k, v in mine.items()
+                 if saved.get(k) != v]  # fmt: skip
+    if differing:
+        raise InputError(
+            f"{option} {folder}: the pretrained encoder does not match: {'; '.join(differing)}; "
+            "train with the pretraining's --backbone and --size, or pretrain again"
+        )
+    return folder
+
+
 def load_encoder(network: SpineNet, run: str | Path, backbone: str, size: str) -> None:
     """Load a pretraining run's encoder into a classifier's ``features``.
 
@@ -136,28 +171,14 @@ def load_encoder(network: SpineNet, run: str | Path, backbone: str, size: str) -
             encoder of another backbone, size, channel count or (ViT) shape.
 
     """
-    folder = Path(run)
-    described = folder / PRETRAIN_FILE
+    folder = check_init(run, backbone, size)
     weights = folder / ENCODER_FILE
-    if not described.is_file() or not weights.is_file():
-        raise InputError(
-            f"--init {folder}: not a finished pretraining run (no {PRETRAIN_FILE} and "
-            f"{ENCODER_FILE}); run fracturelab spine pretrain --out {folder} first"
-        )
-    saved = json.loads(described.read_text(encoding="utf-8"))
-    mine = {"backbone": backbone, "model_size": size}
-    differing = [f"{k} {saved.get(k)!r} (the classifier: {v!r})" for k, v in mine.items()
-                 if saved.get(k) != v]  # fmt: skip
-    if differing:
-        raise InputError(
-            f"--init {folder}: the pretrained encoder does not match: {'; '.join(differing)}; "
-            "train with the pretraining's --backbone and --size, or pretrain again"
-        )
     state = torch.load(weights, map_location="cpu", weights_only=True)
     try:
         network.features.load_state_dict(state)
     except RuntimeError as error:
-        first = str(error).splitlines()[0]
+        lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+        first = (lines[1] if len(lines) > 1 else lines[0]) if lines else "shapes differ"
         raise InputError(
             f"--init {folder}: the pretrained encoder does not fit the classifier ({first}); "
             "use the same channels and patch size as the pretraining, or pretrain again"
