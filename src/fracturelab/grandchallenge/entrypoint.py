@@ -204,9 +204,11 @@ def run_algorithm(
     chosen = _choose_task(task or os.environ.get(ENV_TASK) or None, model_folder, input_dir,
                           listed, names)  # fmt: skip
     sockets: dict[str, Socket] = sockets_for(chosen, names)
-    from fracturelab.training.device import select_device
+    selected = None
+    if model_folder is not None:  # PyTorch is loaded only for a model
+        from fracturelab.training.device import select_device
 
-    selected = select_device(device or os.environ.get(ENV_DEVICE) or "auto")
+        selected = select_device(device or os.environ.get(ENV_DEVICE) or "auto")
     result = RunResult(chosen, model_folder)
     with OutputStage(output_dir) as stage, _precision(selected):
         if chosen == "spine":
@@ -216,7 +218,7 @@ def run_algorithm(
             if model_folder is not None:
                 from fracturelab.spine.learned.bundle import SpineModel
 
-                spine_model = SpineModel.load(model_folder, selected)
+                spine_model = SpineModel.load(model_folder, selected or "cpu")
             result.details = run_spine(
                 input_dir, stage, sockets, listed, spine_model, model_folder, on_step
             )
@@ -231,7 +233,7 @@ def run_algorithm(
 
             if on_step is not None:
                 on_step("loading the femur model")
-            femur_model = FemurModel.load(model_folder, selected)
+            femur_model = FemurModel.load(model_folder, selected or "cpu")
             if on_step is not None:
                 on_step("predicting")
             result.details = run_femur(input_dir, stage, sockets, listed, femur_model)

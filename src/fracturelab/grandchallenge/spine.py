@@ -192,7 +192,9 @@ def _grade_image(reading: ScanReading, ct_path: Path) -> sitk.Image:
     if labels.shape != reading.ct.shape or not np.allclose(labels.affine, reading.ct.affine):
         labels = labels.resampled_to(reading.ct, nearest=True)
     values = np.asarray(labels.array)
-    grades = grade_lookup(reading)[np.clip(values, 0, None).astype(np.int64)]
+    # An unsigned label map indexes the table as it is (no copy of a full-size volume).
+    index = values if values.dtype.kind in "ub" else np.clip(values, 0, None).astype(np.intp)
+    grades = grade_lookup(reading)[index]
     image = reading.ct.with_array(grades.astype(np.uint8)).to_sitk()
     header = sitk.ImageFileReader()
     header.SetFileName(str(ct_path))
