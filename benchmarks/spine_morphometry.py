@@ -41,14 +41,16 @@ def main() -> None:
     args = parser.parse_args()
     if args.small:
         shape, spacing, levels = (256, 256, 200), (1.0, 1.0, 1.0), "T11-L5"
+        fractures = "T12:3:crush,L2:1:biconcave"
     else:
         shape, spacing, levels = (512, 512, 400), (0.8, 0.8, 1.0), "T1-L5"
+        fractures = "T7:2:wedge,T12:3:crush,L2:1:biconcave"
     fov = tuple(n * s for n, s in zip(shape, spacing, strict=True))
     print(f"building phantom: {shape} voxels of {spacing} mm, {levels} ...", flush=True)
     start = time.perf_counter()
     phantom = make_spine_phantom(
         levels=parse_level_range(levels),
-        fractures=parse_fractures("T7:2:wedge,T12:3:crush,L2:1:biconcave"),
+        fractures=parse_fractures(fractures),
         spacing_mm=spacing,
         fov_mm=fov,
     )

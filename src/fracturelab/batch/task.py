@@ -18,11 +18,15 @@ from typing import TYPE_CHECKING, Any
 
 from fracturelab.batch.masks import find_mask
 from fracturelab.errors import InputError
+from fracturelab.imaging import write_volume
 
 if TYPE_CHECKING:
     from fracturelab.spine.learned.bundle import SpineModel
 
-__all__ = ["ScanTask", "TaskOutcome", "process_scan"]
+__all__ = ["MASK_FILE", "ScanTask", "TaskOutcome", "process_scan"]
+
+#: The label map a reading used, kept in the scan's output folder (``--out``).
+MASK_FILE = "vertebrae.nii.gz"
 
 _MODELS: dict[tuple[str, str], Any] = {}
 
@@ -118,6 +122,9 @@ def _publish(reading: Any, out: Path, name: str, overview: bool) -> Path:
     staging = Path(tempfile.mkdtemp(prefix=f".{name}.tmp-", dir=out))
     try:
         reading.write(staging, overview=overview)
+        # the label map the reading used, so that a reviewer sees what was measured
+        # (`workstation import findings`), also when a segmenter made it in a temporary folder
+        write_volume(reading.label_map.volume, staging / MASK_FILE)
         staging.chmod(0o755 & ~_umask())
         if final.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{name}.old-", dir=out))
@@ -174,6 +181,8 @@ def process_scan(task: ScanTask) -> TaskOutcome:
             out_dir = None
             if task.out is not None:
                 out_dir = str(_publish(reading, Path(task.out), task.name, task.overview))
+                if task.mask is None:
+                    reading.report.inputs["vertebrae"] = str(Path(out_dir) / MASK_FILE)
             result = reading.report.to_dict()
     except InputError as error:
         message = str(error).splitlines()[0] if str(error) else "input error"

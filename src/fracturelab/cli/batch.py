@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from fracturelab.cli import batch_review, batch_watch
 from fracturelab.cli._common import user_errors
 from fracturelab.errors import InputError
 
@@ -168,3 +169,7 @@ def export(
 def _check_exists(results: str) -> None:
     if "://" not in results and not Path(results).is_file():
         raise InputError(f"--results {results}: no such file; give the database of a batch run")
+
+
+batch_watch.register(app)  # batch watch: follow a PACS (docs/pacs.md)
+batch_review.register(app)  # batch compare: the reader against the radiologists' review

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import typer
 
+from fracturelab.cli.batch import app as batch_app
 from fracturelab.cli.femur import app as femur_app
+from fracturelab.cli.gc import app as gc_app
 from fracturelab.cli.spine import app as spine_app
 from fracturelab.cli.synth import app as synth_app
 from fracturelab.cli.workstation import app as workstation_app
@@ -22,6 +24,8 @@ app.add_typer(spine_app, name="spine")
 app.add_typer(femur_app, name="femur")
 app.add_typer(synth_app, name="synth")
 app.add_typer(workstation_app, name="workstation")
+app.add_typer(batch_app, name="batch")
+app.add_typer(gc_app, name="gc")
 
 
 def main() -> None:

@@ -59,10 +59,8 @@ def check_value(value: Any, kind: str, schema: str | None = None) -> None:
             JSON cannot carry); a bug in fracturelab, not the user's input.
 
     """
-    from importlib import import_module
+    import jsonschema
 
-    # Imported by name: jsonschema ships no type stubs (the validator is used untyped).
-    jsonschema = import_module("jsonschema")
     checks = [("interface_values", kind_code(kind))]
     if schema is not None:
         checks.append(("fracturelab_values", schema))

@@ -1,0 +1,59 @@
+"""From the background reader to the radiologists' worklist and back, through the commands."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from sqlalchemy import select
+
+from fracturelab.batch import BatchSettings, run_batch
+from fracturelab.workstation.db import Database
+from fracturelab.workstation.models import Case
+from tests.batch.conftest import PhantomSet
+from tests.workstation.helpers import cli_ok, cli_runner
+
+
+def test_flagged_scans_reach_the_worklist_with_the_segmenters_mask(
+    phantoms: PhantomSet, tmp_path: Path
+) -> None:
+    results = str(tmp_path / "results.db")
+    manifest = phantoms.manifest(tmp_path, ["case0", "case1", "case3"], masks=False)
+    settings = BatchSettings(
+        segmenter_command=phantoms.copy_cmd(), out=tmp_path / "out", overview=False
+    )
+    summary = run_batch([manifest], results, settings, show_progress=False)
+    assert summary.done == 3
+    db = f"sqlite:///{tmp_path / 'workstation.db'}"
+    cli_ok("init", "--db", db)
+    output = cli_ok("import", "findings", "--results", results, "--db", db)
+    assert "2 added" in output
+    with Database(db).session() as session:
+        cases = {c.name: c for c in session.scalars(select(Case))}
+    # the phantoms' drawn fractures of grade >= 2 are case1 (L1) and case3 (L2)
+    assert sorted(cases) == ["case1", "case3"]
+    for name, level in (("case1", "L1"), ("case3", "L2")):
+        case = cases[name]
+        assert case.suggestion is not None
+        assert case.suggestion[level]["genant_grade"] == phantoms.truth[name][level]
+        # the segmenter wrote its mask into a temporary folder: the copy beside the results
+        assert case.labels_path == str((tmp_path / "out" / name / "vertebrae.nii.gz").resolve())
+        assert Path(case.labels_path).is_file()
+    # the review confirms case1's L1, rejects case3's L2 and finds nothing else
+    review = tmp_path / "review.csv"
+    rows = ["case,level,genant_grade,not_assessable"]
+    rows += [f"case1,{lvl},{2 if lvl == 'L1' else 0},false" for lvl in ("T12", "L1", "L2")]
+    rows += [f"case3,{lvl},0,false" for lvl in ("T12", "L1", "L2")]
+    review.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    from fracturelab.cli.main import app
+
+    result = cli_runner.invoke(
+        app,
+        ["batch", "compare", "--results", results, "--review", str(review), "--out",
+         str(tmp_path / "cmp")],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    comparison = json.loads((tmp_path / "cmp" / "comparison.json").read_text())
+    assert comparison["vertebra_counts"] == {"tp": 1, "fp": 1, "fn": 0, "tn": 4}
+    assert comparison["scan_ppv"]["value"] == 0.5
+    assert comparison["scan_sensitivity"]["value"] is None  # no unflagged scan was reviewed
