@@ -8,6 +8,7 @@ import numpy as np
 from PIL import Image
 
 from fracturelab.femur.config import ExperimentConfig
+from fracturelab.femur.presets import RefineGeometry
 from fracturelab.training.trainer import TrainConfig
 
 
@@ -50,6 +51,7 @@ TINY = ExperimentConfig(
     backbones=("cnn", "vit"),
     model_size="tiny",
     localizer_input_px=64,
+    refine=RefineGeometry(input_px=32, window_mm=16.0, offset_mm=2.0, max_offset_mm=5.0),
     localizer_training=TINY_TRAINING,
     classifier_training=TINY_TRAINING,
     n_bootstrap=200,

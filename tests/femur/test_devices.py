@@ -38,7 +38,7 @@ def test_two_processes_write_the_run_once(femur_dataset: Path, tmp_path: Path) -
     # every network finished (rank 0 wrote result.json) and no temporary file is left
     finished = sorted(p.parent.relative_to(out / "checkpoints").as_posix()
                       for p in (out / "checkpoints").rglob("result.json"))  # fmt: skip
-    assert len(finished) == 9, finished  # 3 localizers, 2 approaches x 3 classifiers
+    assert len(finished) == 12, finished  # 3 localizers, 3 refiners, 2 x 3 classifiers
     assert [p for p in out.rglob("*") if ".tmp" in p.name] == []
     assert not list((out / "checkpoints").rglob("last.pt"))
 

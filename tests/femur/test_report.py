@@ -81,22 +81,25 @@ def _markdown(result: ExperimentResult) -> tuple[str, dict]:
 
 
 def test_two_aff_test_patients_carry_a_small_sample_warning(tmp_path: Path) -> None:
-    text, metrics = _markdown(_result(tmp_path, test=(2, 5), development=(12, 12)))
+    text, metrics = _markdown(_result(tmp_path, test=(2, 5), development=(22, 22)))
     patch = metrics["classification"]["image"]["patch-cnn"]
     assert patch["test"]["auc"] == 1.0 and patch["test"]["auc_ci"] == [1.0, 1.0]
     assert "1.000 [1.000, 1.000]" in text
     # Answers: flagged inline, then the reasons, with the chance of AUC 1 at random: 1/C(7, 2).
     assert "Unreliable: small test set, see the caution below." in text
     assert (
-        "Caution: small test set: 2 AFF and 5 NFF patients (fewer than 10 of a class), so its "
+        "Caution: small test set: 2 AFF and 5 NFF patients (fewer than 20 of a class), so its "
         "AUCs, intervals and p-values are unreliable; a model that ranks at random reaches AUC "
         "1.000 with probability 1 in 21." in text
     )
     assert "bootstrap 95 % interval of zero width for patch-cnn (image, test)" in text
-    # Tables: the test rows say why; the 12 + 12 validation rows do not.
-    expected = "small sample (2 AFF / 5 NFF patients); interval of zero width"
+    # Tables: the test rows say why; the 22 + 22 validation rows do not.
+    expected = (
+        "small sample (2 AFF / 5 NFF patients); interval of zero width; test and validation "
+        "intervals do not overlap"
+    )
     assert patch["test"]["caution"] == expected
-    assert patch["validation"]["caution"] == ""
+    assert patch["validation"]["caution"] == "test and validation intervals do not overlap"
     row = next(line for line in text.splitlines() if line.startswith("| patch-cnn | image | test"))
     assert row.endswith(f"{expected} |")
     assert "small validation set" not in text and "(image, validation)" not in text
@@ -105,12 +108,12 @@ def test_two_aff_test_patients_carry_a_small_sample_warning(tmp_path: Path) -> N
 
 
 def test_enough_patients_give_no_warning(tmp_path: Path) -> None:
-    result = _result(tmp_path, test=(10, 12), development=(12, 12), perfect_test=False)
+    result = _result(tmp_path, test=(20, 22), development=(22, 22), perfect_test=False)
     text, metrics = _markdown(result)
     assert "Caution" not in text and "Unreliable" not in text
     assert all(not row["caution"] for row in metrics["comparisons"])
     assert metrics["dataset"]["patients_per_class"]["test"] == {
-        "aff_patients": 10, "nff_patients": 12
+        "aff_patients": 20, "nff_patients": 22
     }  # fmt: skip
 
 
@@ -123,8 +126,78 @@ def test_enough_patients_give_no_warning(tmp_path: Path) -> None:
     ],
 )
 def test_the_third_question_is_answered_or_says_why_not(tmp_path, backbones, expected) -> None:
-    result = _result(tmp_path, (10, 10), (12, 12), backbones=backbones, perfect_test=False)
+    result = _result(tmp_path, (20, 20), (22, 22), backbones=backbones, perfect_test=False)
     text, _ = _markdown(result)
     assert expected in text
     if len(backbones) == 2:
         assert "not answered" not in text
+
+
+def test_test_and_validation_side_by_side_and_their_disagreement(tmp_path: Path) -> None:
+    """The issue's case: AUC 1.000 [1.000, 1.000] on a few test patients, far less out of fold."""
+    text, metrics = _markdown(_result(tmp_path, test=(2, 5), development=(22, 22)))
+    image = metrics["classification"]["image"]["patch-cnn"]
+    low, high = image["validation"]["auc_ci"]
+    assert high < 1.0  # the constructed validation scores overlap between the classes
+    answer = next(line for line in text.splitlines() if "patch-cnn vs downsample-cnn" in line)
+    assert "(test, per image): AUC 1.000 [1.000, 1.000]" in answer
+    assert (
+        "Out-of-fold validation over all development patients: AUC "
+        f"{image['validation']['auc']:.3f} [{low:.3f}, {high:.3f}]" in answer
+    )
+    assert "Test and validation disagree for patch-cnn." in answer
+    assert (
+        f"Caution: test and validation disagree for patch-cnn (image): test AUC 1.000 "
+        f"[1.000, 1.000] vs out-of-fold validation AUC {image['validation']['auc']:.3f} "
+        f"[{low:.3f}, {high:.3f}]" in text
+    )
+    assert {r["subset"] for r in metrics["comparisons"]} == {"test", "validation"}
+
+
+def test_small_validation_set_is_warned_too(tmp_path: Path) -> None:
+    text, metrics = _markdown(
+        _result(tmp_path, test=(22, 22), development=(8, 19), perfect_test=False)
+    )
+    assert (
+        "Caution: small out-of-fold validation (development) set: 8 AFF and 19 NFF patients "
+        "(fewer than 20 of a class)" in text
+    )
+    assert "small test set" not in text
+    validation = metrics["classification"]["image"]["patch-cnn"]["validation"]
+    assert validation["caution"].startswith("small sample (8 AFF / 19 NFF patients)")
+
+
+def test_networks_that_kept_their_first_epoch_are_flagged(tmp_path: Path) -> None:
+    result = _result(tmp_path, test=(20, 22), development=(22, 22), perfect_test=False)
+    three = [{"epoch": e, "train_loss": 1.0, "val_score": 0.5} for e in (1, 2, 3)]
+    result.history = {"localizer-cnn/fold0": three, "patch-cnn/fold0": three,
+                      "refiner-cnn/fold0": three[:1]}  # fmt: skip
+    result.best_epochs = {"localizer-cnn/fold0": 1, "patch-cnn/fold0": 3, "refiner-cnn/fold0": 1}
+    text, metrics = _markdown(result)
+    # one epoch trained: keeping it says nothing; three trained and the first kept: a failure
+    assert metrics["training"]["first_epoch_kept"] == ["localizer-cnn/fold0"]
+    assert (
+        "Caution: kept their first epoch (the validation score never improved after it): "
+        "localizer-cnn/fold0;" in text
+    )
+
+
+def test_two_stage_localisation_reports_both_stages_per_class(tmp_path: Path) -> None:
+    result = _result(tmp_path, test=(20, 22), development=(22, 22), perfect_test=False)
+    truth = result.truth_xy_px
+    result.coarse_centers = {
+        "cnn": (truth + np.array([10.0, 0.0])).astype(np.float32)
+    }  # 2 mm at 0.2 mm
+    result.centers = {"cnn": (truth + np.array([0.0, 1.0])).astype(np.float32)}  # 0.2 mm
+    text, metrics = _markdown(result)
+    assert metrics["localisation"]["method"] == "two-stage"
+    assert metrics["localisation"]["stage1"]["cnn"]["test"]["AFF"]["median"] == pytest.approx(2)
+    assert metrics["localisation"]["cnn"]["test"]["NFF"]["median"] == pytest.approx(0.2)
+    assert (
+        "Localisation (cnn, two stages), median error AFF / NFF: test 2.00 / 2.00 mm after "
+        "stage 1, 0.20 / 0.20 mm after stage 2" in text
+    )
+    assert "out-of-fold validation over all development images 2.00 / 2.00 mm after stage 1" in text
+    assert metrics["localisation"]["outside_offsets"]["cnn"] == 0.0  # 2 mm < 10 mm trained
+    rows = [line for line in text.splitlines() if line.startswith("| cnn | stage ")]
+    assert {line.split(" | ")[1] for line in rows} == {"stage 1", "stage 2"}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -22,6 +22,14 @@ _EXPERIMENT_OPTIONS = {
     "backbone": "--backbones",
     "model_size": "--model-size",
     "localizer_input_px": "--localizer-size",
+    "localizer": "--localizer",
+    "refine window": "--refine-window",
+    "refine input": "--refine-size",
+    "refine largest offset": "--refine-window",
+    "heatmap_sigma_mm": "--heatmap-width",
+    "repeats": "--repeats",
+    "workers": "--workers",
+    "cache_dir": "--cache-dir",
     "patch size": "--patch-mm",
     "jitter_px": "--jitter",
     "n_bootstrap": "--bootstrap",
@@ -73,6 +81,22 @@ def experiment(
     batch_size: Annotated[int, typer.Option(help="Images per training step.")] = 16,
     patience: Annotated[int, typer.Option(help="Early-stopping patience in epochs.")] = 6,
     localizer_size: Annotated[int, typer.Option(help="Localizer input side in pixels.")] = 256,
+    localizer: Annotated[
+        str,
+        typer.Option(
+            help="two-stage: the reduced image, then a window near native resolution around "
+            "its estimate; single: the reduced image only."
+        ),
+    ] = "two-stage",
+    refine_window: Annotated[
+        float, typer.Option(help="Side of the second stage's window, mm.")
+    ] = 32.0,
+    refine_size: Annotated[
+        int, typer.Option(help="Second stage's input side in pixels (window resampled to it).")
+    ] = 128,
+    heatmap_width: Annotated[
+        float, typer.Option(help="First stage's heatmap target width (standard deviation), mm.")
+    ] = 4.0,
     patch_mm: Annotated[
         float | None,
         typer.Option(help="Cut patches of this size in mm (resampled to 224) instead of native."),
@@ -80,6 +104,13 @@ def experiment(
     jitter: Annotated[float, typer.Option(help="Centre jitter of training patches, px.")] = 16.0,
     bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples for the CIs.")] = 2000,
     seed: Annotated[int, typer.Option(help="Seed of the split and the training.")] = 0,
+    workers: Annotated[
+        int, typer.Option(help="Processes that read the radiographs (decoding in parallel).")
+    ] = 1,
+    cache_dir: Annotated[
+        Path | None,
+        typer.Option(help="Folder of prepared images keyed by file content, reused by reruns."),
+    ] = None,
     device: DeviceOption = "auto",
     devices: DevicesOption = 1,
     allow_modality: Annotated[list[str] | None, _ALLOW_MODALITY] = None,
@@ -89,7 +120,7 @@ def experiment(
         check_output_dir(out, "--out")
         from fracturelab.femur.config import ExperimentConfig
         from fracturelab.femur.experiment import run_experiment
-        from fracturelab.femur.presets import PatchGeometry
+        from fracturelab.femur.presets import PatchGeometry, RefineGeometry
         from fracturelab.training.config import TrainConfig
         from fracturelab.training.device import select_device
 
@@ -116,6 +147,9 @@ def experiment(
             backbones=tuple(b.strip() for b in backbones.split(",") if b.strip()),
             model_size=model_size,
             localizer_input_px=localizer_size,
+            localizer=localizer,
+            refine=_refine_geometry(RefineGeometry, refine_size, refine_window),
+            heatmap_sigma_mm=heatmap_width,
             patch=PatchGeometry(224, patch_mm),
             jitter_px=jitter,
             localizer_training=training(localizer_epochs, "--localizer-epochs"),
@@ -124,10 +158,25 @@ def experiment(
             seed=seed,
         )
         result = run_experiment(
-            manifest, out, config, allow_modalities=allow_modality or (), devices=devices
+            manifest,
+            out,
+            config,
+            allow_modalities=allow_modality or (),
+            devices=devices,
+            workers=workers,
+            cache_dir=cache_dir,
         )
         typer.echo(f"Report: {result.out / 'report.md'} (and report.html)")
         typer.echo(f"Model for `femur predict`: {result.out / 'models' / 'best'}")
+
+
+def _refine_geometry(kind: Any, input_px: int, window_mm: float) -> Any:
+    """The second stage's geometry; training offsets scale with the window (4 / 10 mm at 32)."""
+    if not (math.isfinite(window_mm) and window_mm > 0):
+        raise InputError(f"--refine-window {window_mm:g} is not valid; give a side in mm, > 0")
+    largest = min(10.0, window_mm * 10.0 / 32.0)
+    return kind(input_px=input_px, window_mm=window_mm, offset_mm=largest / 2.5,
+                max_offset_mm=largest)  # fmt: skip
 
 
 @app.command("predict")

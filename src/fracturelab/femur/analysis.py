@@ -6,7 +6,6 @@ of the cross-validation models (each image predicted by the model that did not t
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from functools import partial
 from typing import Any
@@ -15,6 +14,7 @@ import numpy as np
 
 from fracturelab.errors import InputError
 from fracturelab.evaluation import (
+    LocalisationErrors,
     aggregate_by_patient,
     binary_metrics,
     bootstrap_ci,
@@ -22,22 +22,19 @@ from fracturelab.evaluation import (
     delong_test,
     success_rates,
 )
+from fracturelab.femur.cautions import (
+    MIN_PATIENTS_PER_CLASS,
+    cautions,
+    first_epoch_networks,
+    mark_cautions,
+)
 from fracturelab.femur.result import ExperimentResult, model_name
 from fracturelab.femur.splits import TEST
 from fracturelab.typing import IntArray
 
 __all__ = ["MIN_PATIENTS_PER_CLASS", "analyze"]
 
-#: Below this many patients of either class in a subset, its AUCs, bootstrap intervals and
-#: DeLong p-values carry a small-sample caution. With n1 AFF and n0 NFF patients an AUC takes
-#: only n1 * n0 + 1 values, and a model that ranks at random reaches AUC 1 with probability
-#: 1 / C(n1 + n0, n1) (1 in 21 for 2 AFF and 5 NFF patients); Hanley and McNeil's standard
-#: error of an AUC of 0.8 is still about 0.10 with 10 patients per class (95 % interval
-#: +-0.2), and percentile bootstrap intervals over so few patients are too narrow. Ten per
-#: class is therefore the least at which the numbers say more than "it runs".
-MIN_PATIENTS_PER_CLASS = 10
-#: A bootstrap interval narrower than this is degenerate (every resample gave the same AUC).
-_DEGENERATE_CI_WIDTH = 1e-9
+# MIN_PATIENTS_PER_CLASS is re-exported: the report and older callers import it from here.
 
 
 def _safe(compute: Callable[[], Any]) -> Any:
@@ -52,44 +49,66 @@ def _subsets(result: ExperimentResult) -> dict[str, IntArray]:
     return {"test": result.splits.indices(TEST), "validation": result.splits.development()}
 
 
-def _localisation(result: ExperimentResult) -> dict[str, Any]:
+def _summary(result: ExperimentResult, errors: LocalisationErrors) -> dict[str, Any]:
+    """Per subset and class: median, IQR, mean and success rates of one set of errors."""
     labels = result.labels
-    out: dict[str, Any] = {}
-    for backbone in result.centers:
-        errors = result.errors(backbone)
-        per_subset: dict[str, Any] = {}
-        for subset, chosen in _subsets(result).items():
-            unit, values = ("mm", errors.mm) if np.isfinite(errors.mm[chosen]).any() else (
-                "px", errors.px
-            )  # fmt: skip
-            summary: dict[str, Any] = {"unit": unit}
-            for name, flag in (("AFF", 1), ("NFF", 0), ("all", None)):
-                mask = chosen if flag is None else chosen[labels[chosen] == flag]
-                finite = values[mask][np.isfinite(values[mask])]
-                if finite.size == 0:
-                    summary[name] = {"n": 0}
-                    continue
-                summary[name] = {
-                    "n": int(finite.size),
-                    "median": float(np.median(finite)),
-                    "iqr": [float(np.percentile(finite, 25)), float(np.percentile(finite, 75))],
-                    "mean": float(finite.mean()),
-                    "median_px": float(np.median(errors.px[mask])),
-                }
-                if unit == "mm":
-                    rates = success_rates(finite)
-                    summary[name]["success_rate"] = {f"{k:g}": float(v) for k, v in rates.items()}
-            aff = values[chosen[labels[chosen] == 1]]
-            nff = values[chosen[labels[chosen] == 0]]
-            comparison = _safe(partial(compare_groups, aff, nff))
-            summary["mann_whitney_aff_vs_nff"] = (
-                comparison
-                if isinstance(comparison, dict)
-                else {"u": float(comparison.u_statistic), "p_value": float(comparison.p_value)}
-            )
-            per_subset[subset] = summary
-        out[backbone] = per_subset
+    per_subset: dict[str, Any] = {}
+    for subset, chosen in _subsets(result).items():
+        unit, values = ("mm", errors.mm) if np.isfinite(errors.mm[chosen]).any() else (
+            "px", errors.px
+        )  # fmt: skip
+        summary: dict[str, Any] = {"unit": unit}
+        for name, flag in (("AFF", 1), ("NFF", 0), ("all", None)):
+            mask = chosen if flag is None else chosen[labels[chosen] == flag]
+            finite = values[mask][np.isfinite(values[mask])]
+            if finite.size == 0:
+                summary[name] = {"n": 0}
+                continue
+            summary[name] = {
+                "n": int(finite.size),
+                "median": float(np.median(finite)),
+                "iqr": [float(np.percentile(finite, 25)), float(np.percentile(finite, 75))],
+                "mean": float(finite.mean()),
+                "median_px": float(np.median(errors.px[mask])),
+            }
+            if unit == "mm":
+                rates = success_rates(finite)
+                summary[name]["success_rate"] = {f"{k:g}": float(v) for k, v in rates.items()}
+        aff = values[chosen[labels[chosen] == 1]]
+        nff = values[chosen[labels[chosen] == 0]]
+        comparison = _safe(partial(compare_groups, aff, nff))
+        summary["mann_whitney_aff_vs_nff"] = (
+            comparison
+            if isinstance(comparison, dict)
+            else {"u": float(comparison.u_statistic), "p_value": float(comparison.p_value)}
+        )
+        per_subset[subset] = summary
+    return per_subset
+
+
+def _localisation(result: ExperimentResult) -> dict[str, Any]:
+    """Final errors per backbone; ``stage1``: the first stage's of a two-stage localizer.
+
+    ``outside_offsets`` is the share of development images whose out-of-fold first-stage
+    error exceeds, on either axis, the largest offset the second stage was trained on.
+    """
+    out: dict[str, Any] = {b: _summary(result, result.errors(b)) for b in result.centers}
     out["best"] = result.best_localizer
+    out["method"] = "two-stage" if result.coarse_centers else "single"
+    if result.coarse_centers:
+        out["stage1"] = {
+            b: _summary(result, result.coarse_errors(b)) for b in result.coarse_centers
+        }
+        development = result.splits.development()
+        limit = result.config.refine.max_offset_mm
+        spacing = result.spacing_xy_mm[development]
+        outside = {}
+        for backbone, coarse in result.coarse_centers.items():
+            delta = np.abs(coarse[development] - result.truth_xy_px[development]) * spacing
+            known = np.isfinite(delta).all(axis=1)
+            beyond = (delta[known] > limit).any(axis=1)
+            outside[backbone] = float(beyond.mean()) if beyond.size else None
+        out["outside_offsets"] = outside
     return out
 
 
@@ -133,78 +152,6 @@ def _patients_per_class(result: ExperimentResult) -> dict[str, dict[str, int]]:
     return out
 
 
-def _small(counts: dict[str, int]) -> bool:
-    return min(counts["aff_patients"], counts["nff_patients"]) < MIN_PATIENTS_PER_CLASS
-
-
-def _degenerate(ci: Any) -> bool:
-    return isinstance(ci, list) and ci[1] - ci[0] < _DEGENERATE_CI_WIDTH
-
-
-def _cautions(patients: dict[str, dict[str, int]], classification: dict[str, Any]) -> list[str]:
-    """Sentences for the report when its numbers rest on too few patients (see above)."""
-    cautions = []
-    for subset in ("test", "validation"):
-        counts = patients[subset]
-        if not _small(counts):
-            continue
-        n_aff, n_nff = counts["aff_patients"], counts["nff_patients"]
-        text = (
-            f"small {subset} set: {n_aff} AFF and {n_nff} NFF patients (fewer than "
-            f"{MIN_PATIENTS_PER_CLASS} of a class), so its AUCs, intervals and p-values are "
-            "unreliable"
-        )
-        if n_aff and n_nff:
-            text += (
-                f"; a model that ranks at random reaches AUC 1.000 with probability 1 in "
-                f"{math.comb(n_aff + n_nff, n_aff):,}"
-            )
-        cautions.append(text)
-    degenerate = [
-        f"{model} ({level}, {subset})"
-        for level, models in classification.items()
-        for model, subsets in models.items()
-        for subset, metrics in subsets.items()
-        if _degenerate(metrics.get("auc_ci"))
-    ]
-    if degenerate:
-        cautions.append(
-            "bootstrap 95 % interval of zero width for "
-            + ", ".join(degenerate)
-            + ": every resample gave the same AUC, so the interval shows no uncertainty at "
-            "all; the real uncertainty is larger, the more so with few patients"
-        )
-    return cautions
-
-
-def _mark_cautions(
-    classification: dict[str, Any],
-    comparisons: list[dict[str, Any]],
-    patients: dict[str, dict[str, int]],
-) -> None:
-    """Add a short ``caution`` to every table row whose numbers rest on too few patients."""
-    for models in classification.values():
-        for subsets in models.values():
-            for subset, metrics in subsets.items():
-                notes = []
-                if _small(patients[subset]):
-                    counts = patients[subset]
-                    notes.append(
-                        f"small sample ({counts['aff_patients']} AFF / "
-                        f"{counts['nff_patients']} NFF patients)"
-                    )
-                if _degenerate(metrics.get("auc_ci")):
-                    notes.append("interval of zero width")
-                metrics["caution"] = "; ".join(notes)
-    for row in comparisons:
-        counts = patients[row["subset"]]
-        row["caution"] = (
-            f"small sample ({counts['aff_patients']} AFF / {counts['nff_patients']} NFF patients)"
-            if _small(counts)
-            else ""
-        )
-
-
 def _pairs(result: ExperimentResult) -> list[tuple[str, str]]:
     backbones = result.config.backbones
     pairs = [(model_name("patch", b), model_name("downsample", b)) for b in backbones]
@@ -215,12 +162,20 @@ def _pairs(result: ExperimentResult) -> list[tuple[str, str]]:
 
 
 def _comparisons(result: ExperimentResult) -> list[dict[str, Any]]:
-    test = result.splits.indices(TEST)
+    rows = []
+    for subset, chosen in _subsets(result).items():
+        rows += _comparisons_on(result, subset, chosen)
+    return rows
+
+
+def _comparisons_on(
+    result: ExperimentResult, subset: str, chosen: IntArray
+) -> list[dict[str, Any]]:
     labels, patients = (
-        result.labels[test],
-        np.array([i.row.patient_id for i in result.images])[test],
+        result.labels[chosen],
+        np.array([i.row.patient_id for i in result.images])[chosen],
     )
-    probabilities = {model_name(a, b): p[test] for (a, b), p in result.probabilities.items()}
+    probabilities = {model_name(a, b): p[chosen] for (a, b), p in result.probabilities.items()}
     rows = []
     for first, second in _pairs(result):
         for level in ("image", "patient"):
@@ -229,7 +184,7 @@ def _comparisons(result: ExperimentResult) -> list[dict[str, Any]]:
                 _, y, p_a = aggregate_by_patient(patients, labels, p_a)
                 _, _, p_b = aggregate_by_patient(patients, labels, p_b)
             test_result = _safe(partial(delong_test, y, p_a, p_b))
-            row: dict[str, Any] = {"a": first, "b": second, "level": level, "subset": "test"}
+            row: dict[str, Any] = {"a": first, "b": second, "level": level, "subset": subset}
             if isinstance(test_result, dict):
                 row.update(test_result)
             else:
@@ -254,7 +209,8 @@ def analyze(result: ExperimentResult) -> dict[str, Any]:
         "patient": _classification(result, "patient"),
     }
     comparisons = _comparisons(result)
-    _mark_cautions(classification, comparisons, patients)
+    mark_cautions(classification, comparisons, patients)
+    first_epoch = first_epoch_networks(result.best_epochs, result.history)
     return {
         "dataset": {
             "images": len(result.images),
@@ -270,6 +226,7 @@ def analyze(result: ExperimentResult) -> dict[str, Any]:
         "thresholds": {model_name(a, b): t for (a, b), t in result.thresholds.items()},
         "comparisons": comparisons,
         "backbones": list(result.config.backbones),
-        "cautions": _cautions(patients, classification),
+        "training": {"best_epochs": dict(result.best_epochs), "first_epoch_kept": first_epoch},
+        "cautions": cautions(patients, classification, first_epoch),
         "notes": list(result.notes),
     }

@@ -16,7 +16,8 @@ from fracturelab.femur.data import standardise
 from fracturelab.femur.geometry import Letterbox, crop_patch, patch_box
 from fracturelab.femur.heatmap import decode_heatmap
 from fracturelab.femur.networks import build_classifier, build_localizer
-from fracturelab.femur.presets import APPROACHES, PatchGeometry
+from fracturelab.femur.presets import APPROACHES, PatchGeometry, RefineGeometry
+from fracturelab.femur.refine import cut_window
 from fracturelab.imaging.radiograph import Radiograph
 from fracturelab.outputs import atomic_path, atomic_write_text
 from fracturelab.training.weights import load_weights
@@ -87,6 +88,10 @@ class FemurModel:
         localizer_backbone: Its backbone, or ``None``.
         localizer_input_px: Side of the localizer input square.
         baseline_input_px: Side of the downsampled image (downsample approach).
+        refiner: Second localisation stage (a heatmap network on a window near native
+            resolution around the localizer's estimate), or ``None`` (single stage; model
+            folders written before the two-stage localizer load this way).
+        refine: The refiner's window (used when ``refiner`` is set).
         info: Free-form provenance (experiment, validation metrics), saved in model.json.
 
     """
@@ -101,6 +106,8 @@ class FemurModel:
     localizer_backbone: str | None = None
     localizer_input_px: int = 256
     baseline_input_px: int = 224
+    refiner: nn.Module | None = None
+    refine: RefineGeometry = field(default_factory=RefineGeometry)
     info: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -127,6 +134,8 @@ class FemurModel:
             point = decode_heatmap(self.localizer(square), self.localizer_input_px)[0].cpu()
             x, y = (float(v) for v in letterbox.to_original(point.numpy()))
             center = (x, y)
+            if self.refiner is not None:
+                center = self._refine(radiograph, center, device)
             if self.geometry.size_mm is not None and radiograph.spacing_xy_mm is None:
                 raise InputError(
                     f"{radiograph.path}: this model cuts {self.geometry.size_mm:g} mm patches but "
@@ -153,9 +162,25 @@ class FemurModel:
             patch_box_px=box,
         )
 
+    def _refine(
+        self, radiograph: Radiograph, center: tuple[float, float], device: torch.device
+    ) -> tuple[float, float]:
+        """The second stage: the heatmap peak in the window around the first estimate."""
+        assert self.refiner is not None
+        self.refiner.eval()
+        window, frame = cut_window(radiograph.array, center, radiograph.spacing_xy_mm, self.refine)
+        tensor = standardise(torch.from_numpy(window))[None, None].to(device)
+        point = decode_heatmap(self.refiner(tensor), self.refine.input_px)[0].cpu().numpy()
+        x, y = (float(v) for v in frame.to_original(point))
+        return (x, y)
+
     # ---------------------------------------------------------------- files
     def save(self, folder: str | Path) -> Path:
-        """Write ``model.json``, ``classifier.pt`` and (patch approach) ``localizer.pt``."""
+        """Write ``model.json``, ``classifier.pt`` and (patch approach) ``localizer.pt``.
+
+        A two-stage localizer adds ``refiner.pt`` and a ``refiner`` entry in ``model.json``
+        (its backbone, window and input size).
+        """
         target = Path(folder)
         target.mkdir(parents=True, exist_ok=True)
         with atomic_path(target / "classifier.pt") as temporary:
@@ -163,6 +188,9 @@ class FemurModel:
         if self.localizer is not None:
             with atomic_path(target / "localizer.pt") as temporary:
                 torch.save(self.localizer.state_dict(), temporary)
+        if self.refiner is not None:
+            with atomic_path(target / "refiner.pt") as temporary:
+                torch.save(self.refiner.state_dict(), temporary)
         description = {
             "task": TASK,
             "schema_version": SCHEMA_VERSION,
@@ -176,6 +204,17 @@ class FemurModel:
                 "backbone": self.localizer_backbone,
                 "input_px": self.localizer_input_px,
                 "weights": "localizer.pt",
+            },
+            "refiner": None
+            if self.refiner is None
+            else {
+                "backbone": self.localizer_backbone,
+                "weights": "refiner.pt",
+                "input_px": self.refine.input_px,
+                "window_mm": self.refine.window_mm,
+                "offset_mm": self.refine.offset_mm,
+                "max_offset_mm": self.refine.max_offset_mm,
+                "sigma_mm": self.refine.sigma_mm,
             },
             "patch": {"size_px": self.geometry.size_px, "size_mm": self.geometry.size_mm},
             "baseline_input_px": self.baseline_input_px,
@@ -229,6 +268,14 @@ class FemurModel:
                     str(localizer_spec["backbone"]), int(localizer_spec["input_px"]), size
                 )
                 load_weights(localizer, source / localizer_spec["weights"], device, "model.json")
+            refiner, refine = None, RefineGeometry()
+            refiner_spec = description.get("refiner")  # absent: a single-stage model folder
+            if refiner_spec:
+                refine = RefineGeometry(
+                    **{k: refiner_spec[k] for k in refiner_spec if k not in ("backbone", "weights")}
+                )
+                refiner = build_localizer(str(refiner_spec["backbone"]), refine.input_px, size)
+                load_weights(refiner, source / refiner_spec["weights"], device, "model.json")
             return cls(
                 approach=approach,
                 classifier=classifier,
@@ -240,6 +287,8 @@ class FemurModel:
                 localizer_backbone=None if not localizer_spec else localizer_spec["backbone"],
                 localizer_input_px=256 if not localizer_spec else int(localizer_spec["input_px"]),
                 baseline_input_px=int(description.get("baseline_input_px", 224)),
+                refiner=refiner,
+                refine=refine,
                 info=dict(description.get("info", {})),
             )
         except (KeyError, TypeError, ValueError) as error:

@@ -9,7 +9,7 @@ from typing import Any
 
 from fracturelab.checks import check_choice
 from fracturelab.errors import InputError
-from fracturelab.femur.presets import BACKBONES, SIZES, PatchGeometry
+from fracturelab.femur.presets import BACKBONES, LOCALIZERS, SIZES, PatchGeometry, RefineGeometry
 from fracturelab.training.config import TrainConfig
 
 __all__ = ["ExperimentConfig"]
@@ -26,6 +26,12 @@ class ExperimentConfig:
         backbones: Backbones to compare, from ``("cnn", "vit")``.
         model_size: Network size preset: ``tiny``, ``small`` (CPU) or ``base`` (GPU).
         localizer_input_px: Side of the localizer's letterboxed input.
+        localizer: ``"two-stage"`` (the reduced image, then a window near native resolution
+            around its estimate) or ``"single"`` (the reduced image only).
+        refine: The second stage's window and training offsets.
+        heatmap_sigma_mm: Width (standard deviation) of the first stage's heatmap target in
+            mm, converted per image to input pixels so that images of different sizes get
+            the same physical target (at least 1 input pixel).
         patch: How classifier patches are cut (native 224 px, or a fixed size in mm).
         baseline_input_px: Side of the downsampled whole-image input.
         jitter_px: Largest random shift of the true centre for training patches (pixels of
@@ -33,6 +39,9 @@ class ExperimentConfig:
         localizer_training: Training settings of the localizers.
         classifier_training: Training settings of the classifiers.
         n_bootstrap: Bootstrap resamples (by patient) for confidence intervals.
+        repeats: Repetitions of the cross-validation with other fold assignments (same
+            test set); the out-of-fold intervals then pool the repeats, so they include the
+            split-to-split variance.
         seed: Seed of the split and the training.
 
     """
@@ -42,12 +51,16 @@ class ExperimentConfig:
     backbones: tuple[str, ...] = BACKBONES
     model_size: str = "small"
     localizer_input_px: int = 256
+    localizer: str = "two-stage"
+    refine: RefineGeometry = field(default_factory=RefineGeometry)
+    heatmap_sigma_mm: float = 4.0
     patch: PatchGeometry = field(default_factory=PatchGeometry)
     baseline_input_px: int = 224
     jitter_px: float = 16.0
     localizer_training: TrainConfig = field(default_factory=lambda: TrainConfig(max_epochs=40))
     classifier_training: TrainConfig = field(default_factory=lambda: TrainConfig(max_epochs=30))
     n_bootstrap: int = 2000
+    repeats: int = 1
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -72,6 +85,14 @@ class ExperimentConfig:
             raise InputError(f"patch size {self.patch.size_mm!r} mm is not valid; use > 0")
         if self.jitter_px < 0:
             raise InputError(f"jitter_px={self.jitter_px!r} is not valid; use >= 0")
+        check_choice("localizer", self.localizer, LOCALIZERS)
+        problems = self.refine.problems()
+        if problems:
+            raise InputError("; ".join(problems))
+        if not self.heatmap_sigma_mm > 0:
+            raise InputError(f"heatmap_sigma_mm={self.heatmap_sigma_mm!r} is not valid; use > 0")
+        if not isinstance(self.repeats, int) or self.repeats < 1:
+            raise InputError(f"repeats={self.repeats!r} is not valid; use an integer >= 1")
         if self.n_bootstrap < 100:
             raise InputError(f"n_bootstrap={self.n_bootstrap!r} is not valid; use >= 100")
 
@@ -87,6 +108,7 @@ class ExperimentConfig:
         values = dict(data)
         values["backbones"] = tuple(values["backbones"])
         values["patch"] = PatchGeometry(**values["patch"])
+        values["refine"] = RefineGeometry(**values.get("refine", {}))
         values["localizer_training"] = TrainConfig(**values["localizer_training"])
         values["classifier_training"] = TrainConfig(**values["classifier_training"])
         return cls(**values)

@@ -2,8 +2,13 @@
 
 Reading a 3000 x 2500 radiograph takes longer than a training step, so each image is read
 once and kept as (a) its letterboxed localizer input, (b) its letterboxed 224 x 224 baseline
-input and (c) a native-resolution window around the true centre, large enough for every
-jittered training patch; patches at predicted centres outside the window re-read the file.
+input, (c) a native-resolution window around the true centre, large enough for every
+jittered training patch, and (d) for a two-stage localizer, the refinement window at the
+refiner's resolution around the true centre, large enough for every simulated first-stage
+error; patches or windows at predicted centres outside them re-read the file.
+
+:data:`PREPARED_FORMAT` names what a :class:`PreparedImage` holds; it is part of the key of
+the disk cache of prepared images, and changes whenever their meaning does.
 """
 
 from __future__ import annotations
@@ -19,20 +24,27 @@ from torch.utils.data import Dataset
 
 from fracturelab.femur.geometry import Letterbox, crop_patch
 from fracturelab.femur.manifest import ManifestRow
-from fracturelab.femur.presets import PatchGeometry
+from fracturelab.femur.presets import ASSUMED_SPACING_MM, PatchGeometry, RefineGeometry
+from fracturelab.femur.refine import WindowFrame, cut_window, mm_per_window_px, sub_window
 from fracturelab.imaging.radiograph import Radiograph
 from fracturelab.typing import FloatArray
 
 __all__ = [
+    "PREPARED_FORMAT",
     "BaselineDataset",
     "LocalizerDataset",
     "PatchDataset",
     "PatchGeometry",
     "PreparedImage",
+    "RefineDataset",
     "cut_patch",
     "prepare_image",
     "standardise",
 ]
+
+#: Version of what :func:`prepare_image` returns (bump when PreparedImage or prepare_image
+#: change meaning): part of the key of the disk cache of prepared images.
+PREPARED_FORMAT = "femur-prepared-2"
 
 
 def standardise(image: torch.Tensor) -> torch.Tensor:
@@ -87,6 +99,10 @@ class PreparedImage:
         window_origin_xy: Top-left pixel of ``window`` in the original image.
         allow_modalities: DICOM Modality codes accepted besides CR, DX and DR when the file
             is read again (``--allow-modality``).
+        refine_cache: float16 window at the refiner's resolution around the true centre,
+            covering the refinement window plus the largest training offset on every side;
+            ``None`` without a two-stage localizer.
+        refine_frame: Where ``refine_cache`` lies in the original image.
 
     """
 
@@ -99,6 +115,8 @@ class PreparedImage:
     window: npt.NDArray[np.float16]
     window_origin_xy: tuple[int, int]
     allow_modalities: tuple[str, ...] = ()
+    refine_cache: npt.NDArray[np.float16] | None = None
+    refine_frame: WindowFrame | None = None
 
     @property
     def label(self) -> int:
@@ -133,6 +151,29 @@ class PreparedImage:
         )
         return cut_patch(geometry, full.array, center_xy_px, self.spacing_xy_mm)
 
+    def refine_window(
+        self, geometry: RefineGeometry, center_xy_px: tuple[float, float]
+    ) -> tuple[FloatArray, WindowFrame]:
+        """The refiner's window around ``center_xy_px``; re-reads the file if off the cache."""
+        if self.refine_cache is not None and self.refine_frame is not None:
+            cache = self.refine_cache.astype(np.float32)
+            window, frame, inside = sub_window(
+                cache, self.refine_frame, center_xy_px, geometry.input_px
+            )
+            if inside:
+                return window, frame
+        from fracturelab.imaging.radiograph_io import read_radiograph
+
+        full = read_radiograph(
+            self.row.image, _manifest_spacing(self.row), allow_modalities=self.allow_modalities
+        )
+        return cut_window(full.array, center_xy_px, self.spacing_xy_mm, geometry)
+
+    def localizer_sigma_px(self, sigma_mm: float) -> float:
+        """A heatmap width in mm as pixels of the letterboxed input (at least 1)."""
+        spacing = ASSUMED_SPACING_MM if self.spacing_xy_mm is None else self.spacing_xy_mm[0]
+        return max(1.0, sigma_mm / spacing * self.localizer_box.scale_xy[0])
+
 
 def _manifest_spacing(row: ManifestRow) -> tuple[float, float] | None:
     spacing = row.pixel_spacing_mm
@@ -147,6 +188,7 @@ def prepare_image(
     jitter_px: float = 0.0,
     radiograph: Radiograph | None = None,
     allow_modalities: Collection[str] = (),
+    refine: RefineGeometry | None = None,
 ) -> PreparedImage:
     """Read one radiograph and cache its network inputs.
 
@@ -159,6 +201,8 @@ def prepare_image(
         radiograph: Already-read image, to skip reading the file.
         allow_modalities: DICOM Modality codes accepted besides CR, DX and DR
             (``--allow-modality``; see :func:`~fracturelab.imaging.read_radiograph`).
+        refine: The second localisation stage's geometry, to cache its training windows
+            (``None``: a single-stage localizer).
 
     """
     from fracturelab.imaging.radiograph_io import read_radiograph
@@ -177,6 +221,13 @@ def prepare_image(
     y0 = max(0, math.floor(center[1]) - half)
     x1 = min(image.width_px, math.floor(center[0]) + half + 1)
     y1 = min(image.height_px, math.floor(center[1]) + half + 1)
+    cache, frame = None, None
+    if refine is not None:
+        margin_mm = refine.max_offset_mm + 2 * refine.window_mm / refine.input_px  # rounding
+        window, frame = cut_window(
+            image.array, center, image.spacing_xy_mm, refine, extra_mm=margin_mm
+        )
+        cache = window.astype(np.float16)
     return PreparedImage(
         row=row,
         shape=image.shape,
@@ -187,6 +238,8 @@ def prepare_image(
         window=image.array[y0:y1, x0:x1].astype(np.float16),
         window_origin_xy=(x0, y0),
         allow_modalities=allowed,
+        refine_cache=cache,
+        refine_frame=frame,
     )
 
 
@@ -215,9 +268,16 @@ class _PreparedDataset(Dataset[dict[str, torch.Tensor]]):
 class LocalizerDataset(_PreparedDataset):
     """Letterboxed images with their true centre in input pixels.
 
-    Items: ``image`` ``(1, S, S)`` standardised, ``center`` ``(2,)`` as ``(x, y)``.
+    Items: ``image`` ``(1, S, S)`` standardised, ``center`` ``(2,)`` as ``(x, y)``,
+    ``sigma`` () the heatmap width ``sigma_mm`` in input pixels of that image.
     Augmentation: left-right flips (left and right femurs) and exposure.
     """
+
+    def __init__(
+        self, images: list[PreparedImage], augment: bool = False, sigma_mm: float = 4.0
+    ) -> None:
+        super().__init__(images, augment)
+        self.sigma_mm = sigma_mm
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         item = self.images[index]
@@ -228,7 +288,45 @@ class LocalizerDataset(_PreparedDataset):
             if _flip():
                 image = image.flip(-1)
                 center = torch.stack([image.shape[-1] - 1 - center[0], center[1]])
-        return {"image": standardise(image)[None], "center": center}
+        sigma = torch.tensor(item.localizer_sigma_px(self.sigma_mm))
+        return {"image": standardise(image)[None], "center": center, "sigma": sigma}
+
+
+class RefineDataset(_PreparedDataset):
+    """Refinement windows around the true centre moved by a simulated first-stage error.
+
+    Each axis of the error is normal with standard deviation ``geometry.offset_mm``,
+    clipped to ``geometry.max_offset_mm``. Items: ``image`` ``(1, R, R)`` standardised,
+    ``center`` ``(2,)`` the true centre in window pixels, ``sigma`` () the target width
+    ``geometry.sigma_mm`` in window pixels. Augmentation: left-right flips and exposure.
+    """
+
+    def __init__(
+        self, images: list[PreparedImage], geometry: RefineGeometry, augment: bool = True
+    ) -> None:
+        super().__init__(images, augment)
+        self.geometry = geometry
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        item = self.images[index]
+        limit = self.geometry.max_offset_mm
+        offset_mm = (torch.randn(2) * self.geometry.offset_mm).clamp(-limit, limit)
+        spacing = ASSUMED_SPACING_MM if item.spacing_xy_mm is None else item.spacing_xy_mm[0]
+        truth = item.center_xy_px
+        start = (
+            truth[0] + float(offset_mm[0]) / spacing,
+            truth[1] + float(offset_mm[1]) / spacing,
+        )
+        window, frame = item.refine_window(self.geometry, start)
+        image = torch.from_numpy(window)
+        center = torch.from_numpy(frame.to_window(truth))
+        if self.augment:
+            image = _intensity(image)
+            if _flip():
+                image = image.flip(-1)
+                center = torch.stack([image.shape[-1] - 1 - center[0], center[1]])
+        sigma = torch.tensor(self.geometry.sigma_mm / mm_per_window_px(frame, item.spacing_xy_mm))
+        return {"image": standardise(image)[None], "center": center, "sigma": sigma}
 
 
 class PatchDataset(_PreparedDataset):

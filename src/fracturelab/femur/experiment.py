@@ -18,35 +18,29 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Collection
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
 from fracturelab.errors import InputError
-from fracturelab.evaluation import choose_threshold, localisation_errors, roc_auc
+from fracturelab.evaluation import choose_threshold, roc_auc
 from fracturelab.femur.bundle import FemurModel
 from fracturelab.femur.config import ExperimentConfig
-from fracturelab.femur.data import (
-    BaselineDataset,
-    LocalizerDataset,
-    PatchDataset,
-    PreparedImage,
-    prepare_image,
-)
-from fracturelab.femur.heatmap import heatmap_loss
-from fracturelab.femur.inference import predict_centers, predict_probabilities
+from fracturelab.femur.data import BaselineDataset, PatchDataset, PreparedImage, prepare_image
+from fracturelab.femur.inference import predict_probabilities
+from fracturelab.femur.localizers import TrainingRunner, median_error
 from fracturelab.femur.manifest import Manifest
-from fracturelab.femur.networks import build_classifier, build_localizer
+from fracturelab.femur.networks import build_classifier
+from fracturelab.femur.prepare_pool import prepare_images
 from fracturelab.femur.presets import APPROACHES
 from fracturelab.femur.report import write_report
 from fracturelab.femur.result import ExperimentResult, write_predictions
 from fracturelab.femur.splits import TEST, Splits, make_splits
 from fracturelab.outputs import atomic_write_text
 from fracturelab.training.distributed import barrier, is_main_process, launch, setup
-from fracturelab.training.trainer import TrainConfig, fit
 from fracturelab.typing import FloatArray, IntArray
 
 # ExperimentResult is re-exported: it is what run_experiment returns.
@@ -55,103 +49,13 @@ __all__ = ["ExperimentResult", "run_experiment"]
 log = logging.getLogger(__name__)
 
 
-def _median_error_px(centers: FloatArray, images: list[PreparedImage]) -> float:
-    truth = [image.center_xy_px for image in images]
-    return float(np.median(localisation_errors(centers, truth).px))
-
-
 def _auc(labels: IntArray, p: FloatArray) -> float:
     """AUC, or 0.5 (chance) when only one class is present (a tiny validation fold)."""
     return roc_auc(labels, p) if len(set(labels.tolist())) == 2 else 0.5
 
 
-class _Runner:
+class _Runner(TrainingRunner):
     """Trains and predicts; one instance per experiment run."""
-
-    def __init__(self, result: ExperimentResult, progress: Any, main: bool = True) -> None:
-        self.r = result
-        self.c = result.config
-        self.progress = progress
-        self.main = main  # whether this process writes files (rank 0)
-        self.checkpoints = result.out / "checkpoints"
-        self._localizer_models: dict[str, nn.Module] = {}
-
-    def _fit(
-        self,
-        name: str,
-        model: nn.Module,
-        train_set: torch.utils.data.Dataset[dict[str, torch.Tensor]],
-        loss_fn: Callable[[nn.Module, Any], torch.Tensor],
-        training: TrainConfig,
-        validate: Callable[[nn.Module], float] | None,
-        epochs: int | None = None,
-    ) -> int:
-        if epochs is not None:
-            training = TrainConfig(**{**training.__dict__, "max_epochs": epochs})
-        outcome = fit(
-            model,
-            train_set,
-            loss_fn,
-            training,
-            self.checkpoints / name,
-            validate=validate,
-            description=name,
-            progress=self.progress,
-        )
-        self.r.history[name] = list(outcome.history)
-        if self.progress is not None:
-            score = (
-                "" if outcome.best_score is None else f", validation score {outcome.best_score:.3f}"
-            )
-            done = f"{outcome.epochs_run} epochs" + (" (resumed)" if outcome.resumed else "")
-            self.progress.console.print(f"{name}: {done}, kept epoch {outcome.best_epoch}{score}")
-        return outcome.best_epoch
-
-    # ------------------------------------------------------------------ localizers
-    def localizers(self, backbone: str) -> None:
-        c, images = self.c, self.r.images
-        centers = np.full((len(images), 2), np.nan, dtype=np.float32)
-        best_epochs = []
-        for k in range(c.n_folds):
-            train, val = self.r.splits.fold(k)
-            model = self._localizer(backbone)
-            val_images = [images[i] for i in val]
-            best_epochs.append(
-                self._fit(
-                    f"localizer-{backbone}/fold{k}",
-                    model,
-                    LocalizerDataset([images[i] for i in train], augment=True),
-                    self._localizer_loss,
-                    c.localizer_training,
-                    lambda m, v=val_images: -_median_error_px(predict_centers(m, v), v),  # type: ignore[misc]
-                )
-            )
-            centers[val] = predict_centers(model, val_images)
-        test = self.r.splits.indices(TEST)
-        final = self._final_localizer(backbone, best_epochs)
-        centers[test] = predict_centers(final, [images[i] for i in test])
-        self.r.centers[backbone] = centers
-        self._localizer_models[backbone] = final
-
-    def _final_localizer(self, backbone: str, best_epochs: list[int]) -> nn.Module:
-        model = self._localizer(backbone)
-        development = self.r.splits.development()
-        self._fit(
-            f"localizer-{backbone}/final",
-            model,
-            LocalizerDataset([self.r.images[i] for i in development], augment=True),
-            self._localizer_loss,
-            self.c.localizer_training,
-            None,
-            epochs=max(best_epochs),
-        )
-        return model
-
-    def _localizer(self, backbone: str) -> nn.Module:
-        return build_localizer(backbone, self.c.localizer_input_px, self.c.model_size)
-
-    def _localizer_loss(self, model: nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        return heatmap_loss(model(batch["image"]), batch["center"], self.c.localizer_input_px)
 
     # ------------------------------------------------------------------ classifiers
     def _dataset(
@@ -179,7 +83,7 @@ class _Runner:
             model = build_classifier(backbone, input_px, c.model_size)
             val_set = self._dataset(approach, val, located, train=False)
             best_epochs.append(
-                self._fit(
+                self.fit(
                     f"{approach}-{backbone}/fold{k}",
                     model,
                     self._dataset(approach, train, None, train=True),
@@ -192,7 +96,7 @@ class _Runner:
         development, test = self.r.splits.development(), self.r.splits.indices(TEST)
         threshold = float(choose_threshold(labels[development], p[development]))
         model = build_classifier(backbone, input_px, c.model_size)
-        self._fit(
+        self.fit(
             f"{approach}-{backbone}/final",
             model,
             self._dataset(approach, development, None, train=True),
@@ -211,11 +115,11 @@ class _Runner:
             threshold=threshold,
             model_size=c.model_size,
             geometry=c.patch,
-            localizer=self._localizer_models[self.r.best_localizer]
-            if approach == "patch"
-            else None,
+            localizer=self.localizer_models[self.r.best_localizer] if approach == "patch" else None,
             localizer_backbone=self.r.best_localizer if approach == "patch" else None,
             localizer_input_px=c.localizer_input_px,
+            refiner=self.refiner_models.get(self.r.best_localizer) if approach == "patch" else None,
+            refine=c.refine,
             baseline_input_px=c.baseline_input_px,
             info={
                 "experiment": str(self.r.out),
@@ -246,25 +150,33 @@ class _Runner:
 def _prepare(
     manifest: Manifest,
     config: ExperimentConfig,
-    progress: Any,
     allow_modalities: Collection[str] = (),
+    *,
+    reading: _Reading,
 ) -> list[PreparedImage]:
+    """Read every labelled radiograph once (in ``reading.workers`` processes, cached)."""
+    refine = config.refine if config.localizer == "two-stage" else None
+    params = {
+        "localizer_size": config.localizer_input_px,
+        "geometry": config.patch,
+        "baseline_size": config.baseline_input_px,
+        "jitter_px": config.jitter_px,
+        "allow_modalities": tuple(sorted(allow_modalities)),
+        "refine": refine,
+    }
     rows = manifest.labelled().rows
-    task = progress.add_task("reading radiographs", total=len(rows)) if progress else None
-    images = []
-    for row in rows:
-        images.append(
-            prepare_image(
-                row,
-                config.localizer_input_px,
-                config.patch,
-                config.baseline_input_px,
-                jitter_px=config.jitter_px,
-                allow_modalities=allow_modalities,
-            )
-        )
-        if progress is not None:
-            progress.advance(task)
+    images = prepare_images(
+        rows,
+        params,
+        workers=reading.workers,
+        cache_dir=reading.cache_dir,
+        show_progress=reading.show_progress,
+    )
+    if refine is not None and any(i.refine_cache is None for i in images):
+        # a cache written without the refinement windows: read those images once more
+        images = [
+            i if i.refine_cache is not None else prepare_image(i.row, **params) for i in images
+        ]
     if config.patch.size_mm is not None:
         missing = [i.row.image_text for i in images if i.spacing_xy_mm is None]
         if missing:
@@ -273,6 +185,15 @@ def _prepare(
                 f"{len(missing)} image(s) such as {missing[0]}; fill pixel_spacing_mm"
             )
     return images
+
+
+@dataclass(frozen=True)
+class _Reading:
+    """How the radiographs are read: worker processes, cache folder, progress bar."""
+
+    workers: int = 1
+    cache_dir: Path | None = None
+    show_progress: bool = True
 
 
 def _splits(manifest: Manifest, config: ExperimentConfig, out: Path, write: bool) -> Splits:
@@ -294,6 +215,8 @@ def run_experiment(
     show_progress: bool = True,
     allow_modalities: Collection[str] = (),
     devices: int = 1,
+    workers: int = 1,
+    cache_dir: str | Path | None = None,
 ) -> ExperimentResult:
     """Run (or resume) the whole femur experiment and write its report.
 
@@ -311,6 +234,9 @@ def run_experiment(
         devices: Processes that train each network together (one per GPU; CPU processes
             over ``gloo`` without CUDA or with the device ``"cpu"``); 1 trains here. The
             training settings' ``batch_size`` is the batch of one step over all of them.
+        workers: Processes that read the radiographs (``--workers``).
+        cache_dir: Folder of prepared images keyed by file content (``--cache-dir``), so a
+            rerun decodes nothing again; ``None``: no cache.
 
     Returns:
         The :class:`ExperimentResult` (rank 0's, once its files are written).
@@ -350,7 +276,7 @@ def run_experiment(
         folder,
         settings,
         splits,
-        show_progress,
+        _Reading(workers, None if cache_dir is None else Path(cache_dir), show_progress),
         tuple(allow_modalities),
         devices=devices,
         backend=backend,
@@ -362,7 +288,7 @@ def _run(
     folder: Path,
     settings: ExperimentConfig,
     splits: Splits,
-    show_progress: bool,
+    reading: _Reading,
     allow_modalities: tuple[str, ...],
 ) -> ExperimentResult:
     """The training part of :func:`run_experiment`, run by each of its processes.
@@ -381,9 +307,11 @@ def _run(
 
     run = setup(settings.classifier_training.device)
     columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn()]
-    progress = Progress(*columns, TimeElapsedColumn(), disable=not (show_progress and run.is_main))
+    show = reading.show_progress and run.is_main
+    reading = replace(reading, show_progress=show)
+    images = _prepare(manifest, settings, allow_modalities, reading=reading)
+    progress = Progress(*columns, TimeElapsedColumn(), disable=not show)
     with progress:
-        images = _prepare(manifest, settings, progress, allow_modalities)
         result = ExperimentResult(
             folder, settings, images, splits, {}, {}, {}, settings.backbones[0], {},
             manifest=manifest.path,
@@ -392,10 +320,10 @@ def _run(
         runner = _Runner(result, progress if run.is_main else None, main=run.is_main)
         for backbone in settings.backbones:
             runner.localizers(backbone)
-        development = splits.development()
+        development = [images[i] for i in splits.development()]
         result.best_localizer = min(
             settings.backbones,
-            key=lambda b: float(np.median(result.errors(b).px[development])),
+            key=lambda b: median_error(result.centers[b][splits.development()], development),
         )
         for approach in APPROACHES:
             for backbone in settings.backbones:

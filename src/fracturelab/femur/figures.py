@@ -103,14 +103,27 @@ def draw_examples(result: ExperimentResult, path: Path, per_class: int = 3) -> P
             p = {b: result.probabilities[("patch", b)][index] for b in result.config.backbones}
             title = f"{image.row.label}  " + " ".join(f"p[{b}]={v:.2f}" for b, v in p.items())
             axes[0, column].set_title(title, fontsize=8)
-            patch = _patch(result, image, predicted)
+            shown = _inside(result, image, predicted)
+            patch = _patch(result, image, shown)
             axes[1, column].imshow(patch, cmap="gray", vmin=0, vmax=1)
-            half = result.config.patch.size_px / 2
+            size = result.config.patch.size_px
+            half = size / 2
             scale = _patch_scale(result, image)
-            tx = (image.center_xy_px[0] - np.floor(predicted[0] + 0.5)) * scale + half
-            ty = (image.center_xy_px[1] - np.floor(predicted[1] + 0.5)) * scale + half
-            axes[1, column].plot(tx, ty, "+", color="lime", ms=12, mew=2)
-            axes[1, column].plot(half, half, "x", color="red", ms=10, mew=2)
+            for point, marker, colour in (
+                (image.center_xy_px, "+", "lime"),
+                (predicted, "x", "red"),
+            ):
+                u = (point[0] - np.floor(shown[0] + 0.5)) * scale + half
+                v = (point[1] - np.floor(shown[1] + 0.5)) * scale + half
+                # a point off the crop is drawn on its border, as an open marker
+                inside = 0 <= u <= size - 1 and 0 <= v <= size - 1
+                u, v = float(np.clip(u, 0, size - 1)), float(np.clip(v, 0, size - 1))
+                axes[1, column].plot(
+                    u, v, marker if inside else "o", color=colour, ms=10, mew=2,
+                    fillstyle="full" if inside else "none",
+                )  # fmt: skip
+            _fix_limits(axes[1, column], size, size)
+            _fix_limits(axes[0, column], *whole.shape[::-1])
             error = float(np.hypot(*(predicted - np.asarray(image.center_xy_px))))
             axes[1, column].set_title(f"patch, error {error:.0f} px", fontsize=8)
         for axis in axes.ravel():
@@ -124,6 +137,22 @@ def draw_examples(result: ExperimentResult, path: Path, per_class: int = 3) -> P
         return save_figure(figure, path, tight=True, close=False)
     finally:
         plt.close(figure)
+
+
+def _fix_limits(axis: Any, width: int, height: int) -> None:
+    """Keep an image axis to the image (markers off it would shrink it to a strip)."""
+    axis.set_xlim(-0.5, width - 0.5)
+    axis.set_ylim(height - 0.5, -0.5)
+
+
+def _inside(result: ExperimentResult, image: PreparedImage, center: FloatArray) -> FloatArray:
+    """``center`` moved the least so that the example crop lies inside the image."""
+    region = result.config.patch.region_xy_px(image.spacing_xy_mm)
+    half = np.asarray(region or (result.config.patch.size_px,) * 2, dtype=np.float64) / 2
+    rows, columns = image.shape
+    upper = np.array([columns - 1, rows - 1], dtype=np.float64) - half
+    low = np.minimum(half, upper)
+    return np.asarray(np.clip(np.asarray(center, np.float64), low, np.maximum(low, upper)))
 
 
 def _baseline_box(result: ExperimentResult, image: PreparedImage) -> Letterbox:

@@ -23,7 +23,7 @@ def heatmap_loss(
     logits: torch.Tensor,
     center_xy_input: torch.Tensor,
     input_size: int,
-    sigma_px: float = 3.0,
+    sigma_px: float | torch.Tensor = 3.0,
     coordinate_weight: float = 10.0,
 ) -> torch.Tensor:
     """Cross-entropy to a Gaussian target plus a soft-argmax coordinate term.
@@ -39,7 +39,8 @@ def heatmap_loss(
         logits: Shape ``(B, 1, h, w)``.
         center_xy_input: Shape ``(B, 2)``: true centres ``(x, y)`` in input pixels.
         input_size: Side ``S`` of the network input in pixels.
-        sigma_px: Standard deviation of the target in input pixels.
+        sigma_px: Standard deviation of the target in input pixels: one for the batch, or
+            shape ``(B,)`` (one per image, e.g. a width in mm converted per image).
         coordinate_weight: Weight of the coordinate term.
 
     Returns:
@@ -51,7 +52,8 @@ def heatmap_loss(
     ys, xs = _grid(height, width, logits.device)
     cx = (center_xy_input[:, 0] + 0.5) * factor - 0.5
     cy = (center_xy_input[:, 1] + 0.5) * factor - 0.5
-    sigma = max(sigma_px * factor, 0.75)
+    sigma = torch.as_tensor(sigma_px, dtype=torch.float32, device=logits.device) * factor
+    sigma = sigma.clamp_min(0.75).reshape(-1, 1, 1)
     d2 = (xs[None] - cx[:, None, None]) ** 2 + (ys[None] - cy[:, None, None]) ** 2
     target = torch.softmax((-d2 / (2 * sigma**2)).reshape(batch, -1), dim=1)
     log_p = F.log_softmax(logits.float().reshape(batch, -1), dim=1)

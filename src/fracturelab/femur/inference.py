@@ -9,9 +9,10 @@ from torch.utils.data import DataLoader, Dataset
 
 from fracturelab.femur.data import PreparedImage, standardise
 from fracturelab.femur.heatmap import decode_heatmap
+from fracturelab.femur.presets import RefineGeometry
 from fracturelab.typing import FloatArray
 
-__all__ = ["predict_centers", "predict_probabilities"]
+__all__ = ["predict_centers", "predict_probabilities", "refine_centers"]
 
 
 def _device(model: nn.Module) -> torch.device:
@@ -37,6 +38,39 @@ def predict_centers(
         points = decode_heatmap(logits, size).cpu().numpy()
         for offset, (item, point) in enumerate(zip(chunk, points, strict=True)):
             out[start + offset] = item.localizer_box.to_original(point)
+    return out
+
+
+@torch.no_grad()
+def refine_centers(
+    refiner: nn.Module,
+    images: list[PreparedImage],
+    estimates_xy_px: FloatArray,
+    geometry: RefineGeometry,
+    batch_size: int = 32,
+) -> FloatArray:
+    """Second-stage centres ``(N, 2)`` in original pixels from first-stage ``estimates``.
+
+    Each image's window (``geometry``) is cut around its estimate and the refiner's heatmap
+    peak in that window is mapped back to the original image.
+    """
+    refiner.eval()
+    device = _device(refiner)
+    out = np.zeros((len(images), 2), dtype=np.float32)
+    for start in range(0, len(images), batch_size):
+        chunk = range(start, min(start + batch_size, len(images)))
+        windows, frames = [], []
+        for index in chunk:
+            estimate = (float(estimates_xy_px[index][0]), float(estimates_xy_px[index][1]))
+            window, frame = images[index].refine_window(geometry, estimate)
+            windows.append(standardise(torch.from_numpy(window)))
+            frames.append(frame)
+        batch = torch.stack(windows)[:, None].to(device)
+        with torch.autocast(device.type, dtype=torch.float16, enabled=device.type == "cuda"):
+            logits = refiner(batch)
+        points = decode_heatmap(logits, geometry.input_px).cpu().numpy()
+        for index, frame, point in zip(chunk, frames, points, strict=True):
+            out[index] = frame.to_original(point)
     return out
 
 

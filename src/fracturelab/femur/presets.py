@@ -9,7 +9,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["APPROACHES", "BACKBONES", "SIZES", "VIT_PATCH", "NetworkSize", "PatchGeometry"]
+__all__ = [
+    "APPROACHES",
+    "ASSUMED_SPACING_MM",
+    "BACKBONES",
+    "LOCALIZERS",
+    "SIZES",
+    "VIT_PATCH",
+    "NetworkSize",
+    "PatchGeometry",
+    "RefineGeometry",
+]
 
 #: Backbones: ``cnn`` (MONAI ``UNet`` / ``ResNet``) and ``vit`` (MONAI ``ViT``).
 BACKBONES: tuple[str, ...] = ("cnn", "vit")
@@ -17,6 +27,11 @@ BACKBONES: tuple[str, ...] = ("cnn", "vit")
 APPROACHES: tuple[str, ...] = ("patch", "downsample")
 #: Side in pixels of a ViT token's square patch.
 VIT_PATCH = 16
+#: Localizers: one stage on the reduced image, or that stage refined near native resolution.
+LOCALIZERS: tuple[str, ...] = ("single", "two-stage")
+#: Pixel spacing assumed where an image does not state one (typical of CR and DX detectors):
+#: only to size heatmap targets and the refinement window, never for reported millimetres.
+ASSUMED_SPACING_MM = 0.15
 
 
 @dataclass(frozen=True)
@@ -72,3 +87,53 @@ class PatchGeometry:
         if spacing_xy_mm is None:
             raise ValueError("a patch size in mm needs the pixel spacing")
         return (self.size_mm / spacing_xy_mm[0], self.size_mm / spacing_xy_mm[1])
+
+
+@dataclass(frozen=True)
+class RefineGeometry:
+    """The second localisation stage: a window near native resolution around the estimate.
+
+    The window covers ``window_mm`` x ``window_mm`` around the first stage's estimate and is
+    resampled to ``input_px`` x ``input_px`` (32 mm at 128 px: 0.25 mm per input pixel, near
+    the 0.1-0.2 mm of CR/DX detectors). Training windows are centred on the true centre moved
+    by a random first-stage error: each axis normal with standard deviation ``offset_mm``,
+    clipped to ``max_offset_mm`` (a fixed, documented distribution; the report shows how
+    many first-stage errors fall outside it).
+
+    Attributes:
+        input_px: Side of the refiner's input square.
+        window_mm: Side of the window in mm.
+        offset_mm: Standard deviation per axis of the simulated first-stage error, mm.
+        max_offset_mm: Largest simulated error per axis, mm (< ``window_mm / 2``).
+        sigma_mm: Standard deviation of the heatmap target, mm.
+
+    """
+
+    input_px: int = 128
+    window_mm: float = 32.0
+    offset_mm: float = 4.0
+    max_offset_mm: float = 10.0
+    sigma_mm: float = 1.0
+
+    def window_px(self, spacing_xy_mm: tuple[float, float] | None) -> float:
+        """Side of the window in original pixels (spacing assumed where unknown)."""
+        spacing = ASSUMED_SPACING_MM if spacing_xy_mm is None else spacing_xy_mm[0]
+        return self.window_mm / spacing
+
+    def problems(self) -> list[str]:
+        """What is wrong with these settings (empty when valid)."""
+        found = []
+        if self.input_px < 32 or self.input_px % 16:
+            found.append(f"refine input {self.input_px!r} px: use a multiple of 16, >= 32")
+        if not self.window_mm > 0:
+            found.append(f"refine window {self.window_mm!r} mm: use > 0")
+        if not 0 <= self.max_offset_mm < self.window_mm / 2:
+            found.append(
+                f"refine largest offset {self.max_offset_mm!r} mm: use >= 0 and below half "
+                f"the window ({self.window_mm / 2:g} mm)"
+            )
+        if not self.offset_mm >= 0:
+            found.append(f"refine offset {self.offset_mm!r} mm: use >= 0")
+        if not self.sigma_mm > 0:
+            found.append(f"refine heatmap width {self.sigma_mm!r} mm: use > 0")
+        return found

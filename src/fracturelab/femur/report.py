@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from fracturelab.document import Block, to_html, to_markdown
-from fracturelab.femur.analysis import MIN_PATIENTS_PER_CLASS, analyze
+from fracturelab.femur.analysis import analyze
+from fracturelab.femur.cautions import small
 from fracturelab.femur.figures import draw_figures
 from fracturelab.femur.result import ExperimentResult
 from fracturelab.outputs import atomic_write_text, write_csv
@@ -42,13 +43,26 @@ def _auc_text(metrics: dict[str, Any]) -> str:
     return f"{text} [{ci[0]:.3f}, {ci[1]:.3f}]" if isinstance(ci, list) else text
 
 
+def _stages(localisation: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    """``(backbone, stage, per-subset summary)`` of every localizer stage, stage 1 first."""
+    backbones = [k for k in localisation if k not in _LOCALISATION_KEYS]
+    if localisation.get("method") != "two-stage":
+        return [(b, "single", localisation[b]) for b in backbones]
+    stages = []
+    for backbone in backbones:
+        stages.append((backbone, "stage 1", localisation["stage1"][backbone]))
+        stages.append((backbone, "stage 2", localisation[backbone]))
+    return stages
+
+
+_LOCALISATION_KEYS = ("best", "method", "stage1", "outside_offsets")
+
+
 def _localisation_table(metrics: dict[str, Any]) -> Block:
-    header = ["localizer", "images", "class", "n", "median error", "IQR", "<= 2 mm", "<= 4 mm",
-              "<= 10 mm", "AFF vs NFF p (Mann-Whitney)"]  # fmt: skip
+    header = ["localizer", "stage", "images", "class", "n", "median error", "IQR", "<= 2 mm",
+              "<= 4 mm", "<= 10 mm", "AFF vs NFF p (Mann-Whitney)"]  # fmt: skip
     rows = []
-    for backbone, subsets in metrics["localisation"].items():
-        if backbone == "best":
-            continue
+    for backbone, stage, subsets in _stages(metrics["localisation"]):
         for subset, summary in subsets.items():
             p = _p_value(summary["mann_whitney_aff_vs_nff"].get("p_value"))
             for name in ("AFF", "NFF", "all"):
@@ -58,7 +72,7 @@ def _localisation_table(metrics: dict[str, Any]) -> Block:
                 unit = summary["unit"]
                 rates = entry.get("success_rate", {})
                 rows.append(
-                    [backbone, subset, name, entry["n"], f"{entry['median']:.2f} {unit}",
+                    [backbone, stage, subset, name, entry["n"], f"{entry['median']:.2f} {unit}",
                      f"{entry['iqr'][0]:.2f}-{entry['iqr'][1]:.2f}",
                      *(_number(rates.get(k), 2) for k in ("2", "4", "10")),
                      p if name == "all" else ""]
@@ -83,19 +97,18 @@ def _classification_table(metrics: dict[str, Any]) -> Block:
 
 
 def _comparison_table(metrics: dict[str, Any]) -> Block:
-    header = ["A", "B", "level", "AUC A", "AUC B", "difference [95 % CI]", "z", "p (DeLong)",
-              "caution"]  # fmt: skip
+    header = ["A", "B", "level", "images", "AUC A", "AUC B", "difference [95 % CI]", "z",
+              "p (DeLong)", "caution"]  # fmt: skip
     rows = []
     for row in metrics["comparisons"]:
         caution = row.get("caution", "")
+        where = [row["a"], row["b"], row["level"], row["subset"]]
         if "unavailable" in row:
-            rows.append(
-                [row["a"], row["b"], row["level"], "-", "-", row["unavailable"], "-", "-", caution]
-            )
+            rows.append([*where, "-", "-", row["unavailable"], "-", "-", caution])
             continue
         low, high = row["ci_difference"]
         rows.append(
-            [row["a"], row["b"], row["level"], _number(row["auc_a"]), _number(row["auc_b"]),
+            [*where, _number(row["auc_a"]), _number(row["auc_b"]),
              f"{row['difference']:+.3f} [{low:+.3f}, {high:+.3f}]", _number(row["z"], 2),
              _p_value(row["p_value"]), caution]
         )  # fmt: skip
@@ -105,42 +118,84 @@ def _comparison_table(metrics: dict[str, Any]) -> Block:
 _BACKBONE_NAMES = {"cnn": "CNN", "vit": "ViT"}
 
 
-def _answers(metrics: dict[str, Any]) -> list[str]:
-    """The three questions: localisation AFF vs NFF, patch vs downsampling, CNN vs ViT.
-
-    A question the run cannot answer says so and why; answers that rest on a test set with
-    fewer than :data:`MIN_PATIENTS_PER_CLASS` patients of a class carry a caution.
-    """
-    counts = metrics["dataset"].get("patients_per_class", {}).get("test", {})
-    small = bool(counts) and min(counts.values()) < MIN_PATIENTS_PER_CLASS
-    flag = " Unreliable: small test set, see the caution below." if small else ""
-    answers = []
-    best = metrics["localisation"]["best"]
-    test = metrics["localisation"][best]["test"]
-    aff, nff, unit = test["AFF"], test["NFF"], test["unit"]
-    if aff.get("n") and nff.get("n"):
-        p = _p_equation(test["mann_whitney_aff_vs_nff"].get("p_value"))
-        answers.append(
-            f"Localisation ({best} localizer, test set): median error {aff['median']:.2f} {unit} "
-            f"for AFF vs {nff['median']:.2f} {unit} for NFF (Mann-Whitney {p}).{flag}"
+def _errors_text(summary: dict[str, Any]) -> str:
+    unit = summary["unit"]
+    return (
+        " / ".join(
+            f"{summary[c]['median']:.2f}" if summary[c].get("n") else "-" for c in ("AFF", "NFF")
         )
-    else:
-        answers.append(
+        + f" {unit}"
+    )
+
+
+def _localisation_answer(metrics: dict[str, Any], flag: str) -> str:
+    """Median error per class (AFF / NFF), test and out-of-fold validation, by stage."""
+    localisation = metrics["localisation"]
+    best = localisation["best"]
+    test = localisation[best]["test"]
+    aff, nff = test["AFF"], test["NFF"]
+    if not (aff.get("n") and nff.get("n")):
+        return (
             "Localisation AFF vs NFF: not answered: the test set lacks "
             f"{'AFF' if not aff.get('n') else 'NFF'} images with a centre."
         )
+    p = _p_equation(test["mann_whitney_aff_vs_nff"].get("p_value"))
+    validation = localisation[best]["validation"]
+    if localisation.get("method") == "two-stage":
+        coarse = localisation["stage1"][best]
+        return (
+            f"Localisation ({best}, two stages), median error AFF / NFF: test "
+            f"{_errors_text(coarse['test'])} after stage 1, {_errors_text(test)} after stage 2 "
+            f"(Mann-Whitney {p}); out-of-fold validation over all development images "
+            f"{_errors_text(coarse['validation'])} after stage 1, "
+            f"{_errors_text(validation)} after stage 2.{flag}"
+        )
+    return (
+        f"Localisation ({best} localizer, single stage), median error AFF / NFF: test "
+        f"{_errors_text(test)} (Mann-Whitney {p}); out-of-fold validation over all "
+        f"development images {_errors_text(validation)}.{flag}"
+    )
+
+
+def _answers(metrics: dict[str, Any]) -> list[str]:
+    """The three questions: localisation AFF vs NFF, patch vs downsampling, CNN vs ViT.
+
+    Each answer gives the test estimate and, beside it, the out-of-fold validation estimate
+    over all development patients. A question the run cannot answer says so and why;
+    answers that rest on a small test set (see :mod:`fracturelab.femur.cautions`), or whose
+    test and validation intervals do not overlap, carry a caution.
+    """
+    counts = metrics["dataset"].get("patients_per_class", {}).get("test", {})
+    flag = " Unreliable: small test set, see the caution below." if counts and small(counts) else ""
+    answers = [_localisation_answer(metrics, flag)]
     image = metrics["classification"]["image"]
+    validation_rows = {
+        (r["a"], r["b"]): r
+        for r in metrics["comparisons"]
+        if r["level"] == "image" and r["subset"] == "validation"
+    }
     for row in metrics["comparisons"]:
-        if row["level"] != "image":
+        if row["level"] != "image" or row["subset"] != "test":
             continue
         a, b = row["a"], row["b"]
         if "unavailable" in row:
             answers.append(f"{a} vs {b} (test, per image): not answered: {row['unavailable']}.")
             continue
-        answers.append(
+        text = (
             f"{a} vs {b} (test, per image): AUC {_auc_text(image[a]['test'])} vs "
-            f"{_auc_text(image[b]['test'])}; DeLong {_p_equation(row['p_value'])}.{flag}"
+            f"{_auc_text(image[b]['test'])}; DeLong {_p_equation(row['p_value'])}"
         )
+        other = validation_rows.get((a, b), {})
+        if "p_value" in other:
+            text += (
+                f". Out-of-fold validation over all development patients: AUC "
+                f"{_auc_text(image[a]['validation'])} vs {_auc_text(image[b]['validation'])}; "
+                f"DeLong {_p_equation(other['p_value'])}"
+            )
+        disagree = [m for m in (a, b) if "do not overlap" in image[m]["test"].get("caution", "")]
+        if disagree:
+            text += f". Test and validation disagree for {' and '.join(disagree)}"
+        answers.append(text + f".{flag}")
     backbones = metrics.get("backbones", [])
     if len(backbones) == 1:
         only = _BACKBONE_NAMES.get(backbones[0], backbones[0])
@@ -191,7 +246,10 @@ def _blocks(
     ):
         if key in figures:
             blocks.append(("img", figures[key], caption))
-    blocks += [("h2", "Paired comparisons (DeLong test, test set)"), _comparison_table(metrics)]
+    blocks += [
+        ("h2", "Paired comparisons (DeLong test; test set and out-of-fold validation)"),
+        _comparison_table(metrics),
+    ]
     for key, caption in (
         ("examples", "Example test images with true (+) and predicted (x) centres"),
         ("gradcam", "Grad-CAM of each classifier on the same test images"),

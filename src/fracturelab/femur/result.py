@@ -32,7 +32,7 @@ __all__ = [
 #: Columns of ``localisation.csv``: one row per image and localizer backbone.
 LOCALISATION_COLUMNS: tuple[str, ...] = (
     "image", "patient_id", "label", "split", "backbone", "true_x", "true_y", "pred_x", "pred_y",
-    "error_px", "error_mm",
+    "error_px", "error_mm", "stage",
 )  # fmt: skip
 #: Columns of ``probabilities.csv``: one row per image and classifier.
 PROBABILITY_COLUMNS: tuple[str, ...] = (
@@ -63,6 +63,11 @@ class ExperimentResult:
         manifest: The manifest the run was made from.
         history: Per trained network, its training history (loss and validation score).
         notes: Remarks for the report (manifest notes, choices made).
+        coarse_centers: Per localizer backbone, the first stage's centres ``(N, 2)`` of a
+            two-stage localizer (same rule as ``centers``); empty for a single stage.
+        best_epochs: Per network trained with validation, the epoch whose weights were kept.
+        repeat_probabilities: Per ``(approach, backbone)``, out-of-fold P(AFF) ``(R, N)`` of
+            every repetition of the cross-validation (``repeats`` > 1; NaN for test images).
 
     """
 
@@ -78,6 +83,9 @@ class ExperimentResult:
     manifest: Path | None = None
     history: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    coarse_centers: dict[str, FloatArray] = field(default_factory=dict)
+    best_epochs: dict[str, int] = field(default_factory=dict)
+    repeat_probabilities: dict[tuple[str, str], FloatArray] = field(default_factory=dict)
 
     @property
     def labels(self) -> IntArray:
@@ -100,24 +108,34 @@ class ExperimentResult:
         """Localisation errors (px and mm) of one localizer backbone for every image."""
         return localisation_errors(self.centers[backbone], self.truth_xy_px, self.spacing_xy_mm)
 
+    def coarse_errors(self, backbone: str) -> LocalisationErrors:
+        """Errors of the first stage of a two-stage localizer."""
+        return localisation_errors(
+            self.coarse_centers[backbone], self.truth_xy_px, self.spacing_xy_mm
+        )
+
 
 def write_predictions(result: ExperimentResult) -> None:
     """Write ``localisation.csv`` and ``probabilities.csv`` (one row per image and model).
 
     Centres and errors are in original pixels (2 decimals), errors in mm with 3 decimals
-    (empty where the pixel spacing is unknown); P(AFF) with 6 decimals.
+    (empty where the pixel spacing is unknown); P(AFF) with 6 decimals. ``stage`` is ``2``
+    for the refined centres of a two-stage localizer, ``1`` for its first stage and for a
+    single-stage localizer.
     """
     assignment = result.splits.assignment
     localisation = []
-    for backbone, centers in result.centers.items():
-        errors = result.errors(backbone)
+    stages = [(b, c, result.errors(b), "2" if b in result.coarse_centers else "1")
+              for b, c in result.centers.items()]  # fmt: skip
+    stages += [(b, c, result.coarse_errors(b), "1") for b, c in result.coarse_centers.items()]
+    for backbone, centers, errors, stage in stages:
         rows = zip(result.images, assignment, centers, errors.px, errors.mm, strict=True)
         for image, split, center, error_px, error_mm in rows:
             tx, ty = image.center_xy_px
             localisation.append(
                 [image.row.image_text, image.row.patient_id, image.row.label, split, backbone,
                  f"{tx:.2f}", f"{ty:.2f}", f"{center[0]:.2f}", f"{center[1]:.2f}",
-                 f"{error_px:.2f}", f"{error_mm:.3f}" if np.isfinite(error_mm) else ""]
+                 f"{error_px:.2f}", f"{error_mm:.3f}" if np.isfinite(error_mm) else "", stage]
             )  # fmt: skip
     write_csv(result.out / "localisation.csv", LOCALISATION_COLUMNS, localisation)
     probabilities = [
