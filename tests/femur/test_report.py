@@ -201,3 +201,30 @@ def test_two_stage_localisation_reports_both_stages_per_class(tmp_path: Path) ->
     assert metrics["localisation"]["outside_offsets"]["cnn"] == 0.0  # 2 mm < 10 mm trained
     rows = [line for line in text.splitlines() if line.startswith("| cnn | stage ")]
     assert {line.split(" | ")[1] for line in rows} == {"stage 1", "stage 2"}
+
+
+def test_examples_figure_keeps_every_crop_its_full_size(tmp_path: Path, monkeypatch) -> None:
+    """A centre predicted far off the image once drew its patch as a narrow strip."""
+    from fracturelab.femur import figures
+    from tests.femur.builders import write_png
+
+    result = _result(tmp_path, test=(2, 2), development=(4, 4), perfect_test=False)
+    for image in result.images:
+        write_png(image.row.image, 40, 30)
+    result.centers["cnn"][0] = [5000.0, -3000.0]  # far off the 40 x 30 image
+    captured = {}
+
+    def keep(figure, path, **kwargs):
+        captured["figure"] = figure
+        return path
+
+    monkeypatch.setattr(figures, "save_figure", keep)
+    figures.draw_examples(result, tmp_path / "examples.png", per_class=2)
+    axes = captured["figure"].axes
+    size = result.config.patch.size_px
+    patch_axes = axes[len(axes) // 2 :]
+    for axis in patch_axes:  # the bottom row: the patches
+        assert axis.get_xlim() == (-0.5, size - 0.5) and axis.get_ylim() == (size - 0.5, -0.5)
+    # the crop of the far-off prediction was moved onto the image: it shows pixels, not padding
+    shown = patch_axes[0].images[0].get_array()
+    assert float(np.asarray(shown).max()) > 0

@@ -175,7 +175,9 @@ def _comparisons_on(
         result.labels[chosen],
         np.array([i.row.patient_id for i in result.images])[chosen],
     )
-    probabilities = {model_name(a, b): p[chosen] for (a, b), p in result.probabilities.items()}
+    probabilities: dict[str, Any] = {
+        model_name(a, b): p[chosen].astype(np.float64) for (a, b), p in result.probabilities.items()
+    }
     rows = []
     for first, second in _pairs(result):
         for level in ("image", "patient"):

@@ -20,6 +20,7 @@ import logging
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -156,7 +157,7 @@ def _prepare(
 ) -> list[PreparedImage]:
     """Read every labelled radiograph once (in ``reading.workers`` processes, cached)."""
     refine = config.refine if config.localizer == "two-stage" else None
-    params = {
+    params: dict[str, Any] = {
         "localizer_size": config.localizer_input_px,
         "geometry": config.patch,
         "baseline_size": config.baseline_input_px,
