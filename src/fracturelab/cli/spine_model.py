@@ -240,7 +240,15 @@ def _print_summary(run: SpineRun) -> None:
         f"trained on {data['vertebrae']} graded vertebrae of {data['cases']} scans, "
         f"{data['patients']} patients; grades {data['vertebrae_per_grade']}"
     )
+    pseudo = [fold["pseudo_labelled"] for fold in run.folds if "pseudo_labelled" in fold]
+    if any(pseudo):
+        console.print(f"pseudo-labelled vertebrae (delineated scans) trained on per fold: {pseudo}")
+    unlabelled = [row for row in run.skipped if row["status"] == "unlabelled"]
+    if unlabelled:
+        console.print(f"{len(unlabelled)} unlabelled scan(s) (no label map) have no patches")
     for row in run.skipped:
+        if row["status"] == "unlabelled":
+            continue
         console.print(f"skipped: {row['case_id']} {row['level']}: {row['status']}: {row['reason']}")
     console.print(f"Predictions: {run.predictions}")
     console.print(f"Report: {run.out / 'report.md'} (and report.html, metrics.json, metrics.csv)")

@@ -28,6 +28,8 @@ ABLATION_COLUMNS: tuple[str, ...] = (
     "auc_ge2", "auc_ge2_low", "auc_ge2_high", "difference_ge2", "delong_p_ge2",
 )  # fmt: skip
 _ALPHA = 0.05
+#: Below this many positive test vertebrae the reading warns that p-values are unreliable.
+_FEW_POSITIVES = 10
 
 
 def verdict(row: dict[str, Any], cut: str = "ge1") -> str:
@@ -74,6 +76,14 @@ def _figure(result: AblationResult, path: Path) -> Path:
 
 def _reading(result: AblationResult) -> list[str]:
     lines = []
+    few = [name for name, key in (("grade >= 1", "grade_ge1"), ("grade >= 2", "grade_ge2"))
+           if result.test.get(key, 0) < _FEW_POSITIVES]  # fmt: skip
+    if few:
+        lines.append(
+            f"Caution: the test set holds fewer than {_FEW_POSITIVES} positive vertebrae for "
+            f"{' and '.join(few)}; DeLong p-values and bootstrap intervals on so few cases are "
+            "unreliable, and a single 'helps' or 'hurts' there may be chance."
+        )
     for variant in result.variants[1:]:
         for cut, name in (("ge1", "grade >= 1"), ("ge2", "grade >= 2")):
             found = {
