@@ -125,3 +125,13 @@ def test_train_init_and_teacher_refused_in_one_line(phantom_set: Path, tmp_path:
     result = runner.invoke(app, [*args, "--pseudo-labels", "--pseudo-weight", "0"])
     one_line_error(result, "--pseudo-weight")
     assert not (tmp_path / "o" / "cache").exists()
+
+
+def test_pretrain_cli_errors_are_one_line(phantom_set: Path, tmp_path: Path) -> None:
+    runner = CliRunner()
+    app = app_with(register)
+    args = ["pretrain", "--dataset", str(phantom_set), "--out", str(tmp_path / "p"), "-q"]
+    one_line_error(runner.invoke(app, [*args, "--patch-mm", "-4"]), "--patch-mm")
+    one_line_error(runner.invoke(app, [*args, "--size", "huge"]), "--size")
+    one_line_error(runner.invoke(app, [*args, "--jobs", "0"]), "--jobs")
+    assert not (tmp_path / "p" / "config.json").exists()

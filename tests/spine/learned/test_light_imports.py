@@ -12,6 +12,7 @@ def test_importing_the_package_and_command_loads_no_torch() -> None:
         "import fracturelab.spine.learned\n"
         "import fracturelab.spine.learned.config\n"
         "import fracturelab.cli.spine_model\n"
+        "import fracturelab.cli.spine_semi\n"
         "print(sorted(m for m in ('torch', 'monai') if m in sys.modules))\n"
     )
     done = subprocess.run(

@@ -142,6 +142,8 @@ def pretrain_spine(
 
     """
     settings = config or PretrainConfig()
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise InputError(f"--jobs {jobs!r} is not valid; give a number of processes >= 1")
     folder = Path(out_dir)
     folder.mkdir(parents=True, exist_ok=True)
     _check_same(folder / "config.json", settings)
