@@ -228,3 +228,28 @@ def test_examples_figure_keeps_every_crop_its_full_size(tmp_path: Path, monkeypa
     # the crop of the far-off prediction was moved onto the image: it shows pixels, not padding
     shown = patch_axes[0].images[0].get_array()
     assert float(np.asarray(shown).max()) > 0
+
+
+def test_repeated_cross_validation_widens_the_validation_interval(tmp_path: Path) -> None:
+    """Three repetitions: their mean AUC, and an interval with the between-repeat variance."""
+    from sklearn.metrics import roc_auc_score
+
+    result = _result(tmp_path, test=(20, 22), development=(22, 22), perfect_test=False)
+    single = analyze(result)["classification"]["image"]["patch-cnn"]["validation"]
+    development = result.splits.development()
+    rng = np.random.default_rng(1)
+    base = result.probabilities[("patch", "cnn")]
+    noisy = np.clip(base + rng.normal(0, 0.3, base.size), 0, 1)
+    repeats = np.stack([base, noisy, base[::-1].copy()])
+    result.repeat_probabilities = {("patch", "cnn"): repeats}
+    metrics = analyze(result)
+    validation = metrics["classification"]["image"]["patch-cnn"]["validation"]
+    y = result.labels[development]
+    aucs = [roc_auc_score(y, r[development]) for r in repeats]
+    assert validation["repeats"]["aucs"] == pytest.approx(aucs)
+    assert validation["auc"] == pytest.approx(np.mean(aucs))
+    assert validation["repeats"]["sd_between"] == pytest.approx(np.std(aucs, ddof=1))
+    width = validation["auc_ci"][1] - validation["auc_ci"][0]
+    assert width > single["auc_ci"][1] - single["auc_ci"][0]
+    text = to_markdown(report._blocks(result, metrics, {}), result.out)
+    assert "(mean of 3 repeated cross-validations)" in text

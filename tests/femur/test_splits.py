@@ -84,3 +84,18 @@ def test_too_few_rare_patients(tmp_path: Path) -> None:
 def test_bad_arguments(manifest: Manifest, folds: int, fraction: float) -> None:
     with pytest.raises(InputError, match="not valid"):
         make_splits(manifest, folds, fraction)
+
+
+def test_refold_keeps_the_test_set_and_deals_the_development_patients_again(
+    manifest: Manifest,
+) -> None:
+    splits = make_splits(manifest, n_folds=4, test_fraction=0.2, seed=1)
+    again = splits.refold(7)
+    test = np.asarray(splits.assignment) == TEST
+    assert (np.asarray(again.assignment) == TEST).tolist() == test.tolist()
+    again.check_patients_disjoint()
+    assert again.assignment != splits.assignment  # other folds
+    for k in range(4):  # every fold keeps both classes (stratified)
+        labels = {again.labels[i] for i in again.indices(f"fold{k}")}
+        assert labels == {"AFF", "NFF"}
+    assert splits.refold(7) == again  # deterministic

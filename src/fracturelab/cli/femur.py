@@ -29,6 +29,7 @@ _EXPERIMENT_OPTIONS = {
     "heatmap_sigma_mm": "--heatmap-width",
     "repeats": "--repeats",
     "workers": "--workers",
+    "pretrained": "--pretrained",
     "cache_dir": "--cache-dir",
     "patch size": "--patch-mm",
     "jitter_px": "--jitter",
@@ -104,12 +105,27 @@ def experiment(
     jitter: Annotated[float, typer.Option(help="Centre jitter of training patches, px.")] = 16.0,
     bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples for the CIs.")] = 2000,
     seed: Annotated[int, typer.Option(help="Seed of the split and the training.")] = 0,
+    repeats: Annotated[
+        int,
+        typer.Option(
+            help="Repeat the cross-validation with other folds (same test set); the "
+            "out-of-fold intervals then include the split-to-split variance."
+        ),
+    ] = 1,
     workers: Annotated[
         int, typer.Option(help="Processes that read the radiographs (decoding in parallel).")
     ] = 1,
     cache_dir: Annotated[
         Path | None,
         typer.Option(help="Folder of prepared images keyed by file content, reused by reruns."),
+    ] = None,
+    pretrained: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Local ImageNet weights: a torchvision ResNet file for cnn, a timm ViT file "
+            "for vit, as cnn=FILE or vit=FILE (just FILE with one backbone); repeatable. "
+            "Loaded into the classifiers and the ViT localizers; nothing is downloaded."
+        ),
     ] = None,
     device: DeviceOption = "auto",
     devices: DevicesOption = 1,
@@ -155,6 +171,8 @@ def experiment(
             localizer_training=training(localizer_epochs, "--localizer-epochs"),
             classifier_training=training(epochs, "--epochs"),
             n_bootstrap=bootstrap,
+            repeats=repeats,
+            pretrained=_pretrained_files(pretrained or [], backbones),
             seed=seed,
         )
         result = run_experiment(
@@ -168,6 +186,29 @@ def experiment(
         )
         typer.echo(f"Report: {result.out / 'report.md'} (and report.html)")
         typer.echo(f"Model for `femur predict`: {result.out / 'models' / 'best'}")
+
+
+def _pretrained_files(values: list[str], backbones: str) -> dict[str, str]:
+    """``--pretrained`` values -> backbone: file (checked to exist)."""
+    trained = [b.strip() for b in backbones.split(",") if b.strip()]
+    files: dict[str, str] = {}
+    for value in values:
+        backbone, _, path = value.partition("=") if "=" in value else ("", "", value)
+        if not backbone:
+            if len(trained) != 1:
+                raise InputError(
+                    f"--pretrained {value}: with --backbones {backbones} say which backbone "
+                    "it is for, as cnn=FILE or vit=FILE"
+                )
+            backbone = trained[0]
+        if backbone not in ("cnn", "vit"):
+            raise InputError(
+                f"--pretrained {value}: {backbone!r} is not a backbone; use cnn= or vit="
+            )
+        if not Path(path).is_file():
+            raise InputError(f"--pretrained {value}: no such file {path}; check the path")
+        files[backbone] = str(Path(path).resolve())
+    return files
 
 
 def _refine_geometry(kind: Any, input_px: int, window_mm: float) -> Any:

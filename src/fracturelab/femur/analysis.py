@@ -30,7 +30,7 @@ from fracturelab.femur.cautions import (
 )
 from fracturelab.femur.result import ExperimentResult, model_name
 from fracturelab.femur.splits import TEST
-from fracturelab.typing import IntArray
+from fracturelab.typing import FloatArray, IntArray
 
 __all__ = ["MIN_PATIENTS_PER_CLASS", "analyze"]
 
@@ -134,9 +134,46 @@ def _classification(result: ExperimentResult, level: str) -> dict[str, Any]:
                 )
             )
             metrics["auc_ci"] = ci if isinstance(ci, dict) else [float(ci.low), float(ci.high)]
+            repeats = result.repeat_probabilities.get((approach, backbone))
+            if subset == "validation" and repeats is not None:
+                metrics.update(_over_repeats(result, repeats, chosen, level))
             per_subset[subset] = metrics
         out[model_name(approach, backbone)] = per_subset
     return out
+
+
+def _over_repeats(
+    result: ExperimentResult, repeats: FloatArray, chosen: IntArray, level: str
+) -> dict[str, Any]:
+    """Out-of-fold AUC over repeated cross-validations, its interval with their variance.
+
+    Each repetition gives an AUC and a patient-bootstrap interval; the estimate is their
+    mean and the interval is mean +- 1.96 sqrt(w + b), where w is the mean bootstrap
+    variance ((interval width / 3.92)^2) and b the variance of the AUCs between repetitions
+    (the split-to-split variance a single cross-validation cannot show).
+    """
+    labels, patients = result.labels[chosen], np.array([i.row.patient_id for i in result.images])
+    aucs, within = [], []
+    for p in repeats:
+        y, scores, groups = labels, p[chosen].astype(np.float64), patients[chosen]
+        if level == "patient":
+            groups, y, scores = aggregate_by_patient(groups, y, scores)
+        ci = _safe(
+            partial(bootstrap_ci, y, scores, groups, n_resamples=result.config.n_bootstrap,
+                    seed=result.config.seed)
+        )  # fmt: skip
+        if isinstance(ci, dict):
+            return {"repeats": {"n": len(repeats), **ci}}
+        aucs.append(float(ci.estimate))
+        within.append(((ci.high - ci.low) / 3.92) ** 2)
+    mean = float(np.mean(aucs))
+    between = float(np.var(aucs, ddof=1)) if len(aucs) > 1 else 0.0
+    half = 1.96 * float(np.sqrt(np.mean(within) + between))
+    return {
+        "auc": mean,
+        "auc_ci": [max(0.0, mean - half), min(1.0, mean + half)],
+        "repeats": {"n": len(aucs), "aucs": aucs, "sd_between": float(np.sqrt(between))},
+    }
 
 
 def _patients_per_class(result: ExperimentResult) -> dict[str, dict[str, int]]:

@@ -39,6 +39,10 @@ class ExperimentConfig:
         localizer_training: Training settings of the localizers.
         classifier_training: Training settings of the classifiers.
         n_bootstrap: Bootstrap resamples (by patient) for confidence intervals.
+        pretrained: Backbone -> a local ImageNet weights file (torchvision ResNet for
+            ``cnn``, timm ViT for ``vit``) loaded into every classifier of that backbone and,
+            for ``vit``, into the localizers' ViT encoders (the CNN localizer is a U-Net,
+            which has no ImageNet counterpart); nothing is downloaded.
         repeats: Repetitions of the cross-validation with other fold assignments (same
             test set); the out-of-fold intervals then pool the repeats, so they include the
             split-to-split variance.
@@ -61,6 +65,7 @@ class ExperimentConfig:
     classifier_training: TrainConfig = field(default_factory=lambda: TrainConfig(max_epochs=30))
     n_bootstrap: int = 2000
     repeats: int = 1
+    pretrained: dict[str, str] = field(default_factory=dict)
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -91,6 +96,13 @@ class ExperimentConfig:
             raise InputError("; ".join(problems))
         if not self.heatmap_sigma_mm > 0:
             raise InputError(f"heatmap_sigma_mm={self.heatmap_sigma_mm!r} is not valid; use > 0")
+        for backbone in self.pretrained:
+            if backbone not in self.backbones:
+                raise InputError(
+                    f"pretrained weights given for {backbone!r}, which is not trained "
+                    f"(backbones: {', '.join(self.backbones)}); give cnn=FILE or vit=FILE "
+                    "for a trained backbone"
+                )
         if not isinstance(self.repeats, int) or self.repeats < 1:
             raise InputError(f"repeats={self.repeats!r} is not valid; use an integer >= 1")
         if self.n_bootstrap < 100:
@@ -109,6 +121,7 @@ class ExperimentConfig:
         values["backbones"] = tuple(values["backbones"])
         values["patch"] = PatchGeometry(**values["patch"])
         values["refine"] = RefineGeometry(**values.get("refine", {}))
+        values["pretrained"] = dict(values.get("pretrained", {}))
         values["localizer_training"] = TrainConfig(**values["localizer_training"])
         values["classifier_training"] = TrainConfig(**values["classifier_training"])
         return cls(**values)

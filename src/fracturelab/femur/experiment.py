@@ -73,19 +73,22 @@ class _Runner(TrainingRunner):
             augment=train,
         )
 
-    def classifiers(self, approach: str, backbone: str) -> None:
+    def _cross_validate(
+        self, approach: str, backbone: str, splits: Splits, prefix: str
+    ) -> tuple[FloatArray, list[int]]:
+        """Out-of-fold P(AFF) of the development images (NaN elsewhere) and best epochs."""
         c, labels = self.c, self.r.labels
         located = self.r.centers[self.r.best_localizer]
         p = np.full(len(labels), np.nan, dtype=np.float32)
         best_epochs = []
         input_px = c.patch.size_px if approach == "patch" else c.baseline_input_px
         for k in range(c.n_folds):
-            train, val = self.r.splits.fold(k)
-            model = build_classifier(backbone, input_px, c.model_size)
+            train, val = splits.fold(k)
+            model = self.pretrained(build_classifier(backbone, input_px, c.model_size), backbone)
             val_set = self._dataset(approach, val, located, train=False)
             best_epochs.append(
                 self.fit(
-                    f"{approach}-{backbone}/fold{k}",
+                    f"{prefix}fold{k}",
                     model,
                     self._dataset(approach, train, None, train=True),
                     self._classifier_loss(labels[train]),
@@ -94,9 +97,25 @@ class _Runner(TrainingRunner):
                 )
             )
             p[val] = predict_probabilities(model, val_set)
+        return p, best_epochs
+
+    def classifiers(self, approach: str, backbone: str) -> None:
+        c, labels = self.c, self.r.labels
+        located = self.r.centers[self.r.best_localizer]
+        input_px = c.patch.size_px if approach == "patch" else c.baseline_input_px
+        p, best_epochs = self._cross_validate(
+            approach, backbone, self.r.splits, f"{approach}-{backbone}/"
+        )
+        if c.repeats > 1:  # the same test set, the development patients in other folds
+            repeats = [p.copy()]
+            for r in range(1, c.repeats):
+                refolded = self.r.splits.refold(c.seed + r)
+                name = f"{approach}-{backbone}/repeat{r}/"
+                repeats.append(self._cross_validate(approach, backbone, refolded, name)[0])
+            self.r.repeat_probabilities[(approach, backbone)] = np.stack(repeats)
         development, test = self.r.splits.development(), self.r.splits.indices(TEST)
         threshold = float(choose_threshold(labels[development], p[development]))
-        model = build_classifier(backbone, input_px, c.model_size)
+        model = self.pretrained(build_classifier(backbone, input_px, c.model_size), backbone)
         self.fit(
             f"{approach}-{backbone}/final",
             model,
@@ -197,6 +216,17 @@ class _Reading:
     show_progress: bool = True
 
 
+def _check_pretrained(config: ExperimentConfig) -> None:
+    """Load each ``--pretrained`` file into a classifier of its backbone (raises if not whole)."""
+    if not config.pretrained:
+        return
+    from fracturelab.training.pretrained import load_pretrained
+
+    for backbone, path in config.pretrained.items():
+        network = build_classifier(backbone, config.patch.size_px, config.model_size)
+        load_pretrained(network, Path(path), backbone=backbone)
+
+
 def _splits(manifest: Manifest, config: ExperimentConfig, out: Path, write: bool) -> Splits:
     """``splits.csv`` if written, else the (deterministic) split, written when ``write``."""
     path = out / "splits.csv"
@@ -248,6 +278,8 @@ def run_experiment(
 
     """
     settings = config or ExperimentConfig()
+    if not isinstance(workers, int) or workers < 1:
+        raise InputError(f"workers={workers!r} is not valid; give at least 1 worker process")
     folder = Path(out)
     manifest = Manifest.read(manifest_path, allow_modalities=allow_modalities)
     labelled = manifest.labelled()
@@ -262,6 +294,7 @@ def run_experiment(
             f"{manifest.path}: every labelled image is {only}; a classifier needs both AFF and "
             "NFF patients"
         )
+    _check_pretrained(settings)  # a file that does not fit is refused before any work
     main = is_main_process()  # False only in a script started by torchrun, on ranks > 0
     if main:
         folder.mkdir(parents=True, exist_ok=True)

@@ -7,11 +7,20 @@ resampled to ``refine.input_px`` (0.25 mm per pixel by default), and is trained 
 around the true centre moved by a simulated stage-1 error. Its cross-validation models
 are scored on the out-of-fold stage-1 estimates of their validation images, so the
 reported stage-2 error is what the two stages achieve together on unseen images.
+
+Convergence: the heatmap target's width is set in mm (``heatmap_sigma_mm``, ``refine.sigma_mm``)
+and converted per image, so a 900 px and a 3500 px radiograph get the same physical target;
+and an epoch of a localizer is at least :data:`MIN_STEPS_PER_EPOCH` optimiser steps (the
+training images are drawn again, with new augmentation and new simulated stage-1 errors),
+so that with a small data set early stopping does not judge a network after a handful of
+steps (the cause of localizers that "kept epoch 1" on 100-300 images).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -28,7 +37,25 @@ from fracturelab.femur.splits import TEST
 from fracturelab.training.trainer import TrainConfig, fit
 from fracturelab.typing import FloatArray
 
-__all__ = ["TrainingRunner", "median_error"]
+__all__ = ["MIN_STEPS_PER_EPOCH", "TrainingRunner", "median_error"]
+
+#: Fewest optimiser steps in one epoch of a localizer (small data sets draw images again).
+MIN_STEPS_PER_EPOCH = 25
+
+
+class _Repeated(torch.utils.data.Dataset[dict[str, torch.Tensor]]):
+    """``dataset`` drawn ``times`` times over in one epoch (items are augmented anew)."""
+
+    def __init__(
+        self, dataset: torch.utils.data.Dataset[dict[str, torch.Tensor]], n: int, times: int
+    ) -> None:
+        self.dataset, self.n, self.times = dataset, n, times
+
+    def __len__(self) -> int:
+        return self.n * self.times
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        return self.dataset[index % self.n]
 
 
 def median_error(centers: FloatArray, images: list[PreparedImage]) -> float:
@@ -94,14 +121,41 @@ class TrainingRunner:
 
         return loss
 
+    def pretrained(self, network: nn.Module, backbone: str) -> nn.Module:
+        """Load the ``--pretrained`` weights of ``backbone`` into ``network``, if any."""
+        path = self.c.pretrained.get(backbone)
+        if path is not None:
+            from fracturelab.training.pretrained import load_pretrained
+
+            load_pretrained(network, Path(path), backbone=backbone)
+        return network
+
     def _stage1(self, backbone: str) -> nn.Module:
-        return build_localizer(backbone, self.c.localizer_input_px, self.c.model_size)
+        network = build_localizer(backbone, self.c.localizer_input_px, self.c.model_size)
+        return self.pretrained(network, backbone) if backbone == "vit" else network
 
     def _stage2(self, backbone: str) -> nn.Module:
-        return build_localizer(backbone, self.c.refine.input_px, self.c.model_size)
+        network = build_localizer(backbone, self.c.refine.input_px, self.c.model_size)
+        return self.pretrained(network, backbone) if backbone == "vit" else network
 
-    def _stage1_set(self, chosen: list[PreparedImage]) -> LocalizerDataset:
-        return LocalizerDataset(chosen, augment=True, sigma_mm=self.c.heatmap_sigma_mm)
+    def _epoch(
+        self, dataset: torch.utils.data.Dataset[dict[str, torch.Tensor]], n: int
+    ) -> torch.utils.data.Dataset[dict[str, torch.Tensor]]:
+        """At least :data:`MIN_STEPS_PER_EPOCH` steps of localizer training per epoch."""
+        wanted = MIN_STEPS_PER_EPOCH * self.c.localizer_training.batch_size
+        times = max(1, math.ceil(wanted / max(1, n)))
+        return dataset if times == 1 else _Repeated(dataset, n, times)
+
+    def _stage1_set(
+        self, chosen: list[PreparedImage]
+    ) -> torch.utils.data.Dataset[dict[str, torch.Tensor]]:
+        dataset = LocalizerDataset(chosen, augment=True, sigma_mm=self.c.heatmap_sigma_mm)
+        return self._epoch(dataset, len(chosen))
+
+    def _stage2_set(
+        self, chosen: list[PreparedImage]
+    ) -> torch.utils.data.Dataset[dict[str, torch.Tensor]]:
+        return self._epoch(RefineDataset(chosen, self.c.refine), len(chosen))
 
     # ------------------------------------------------------------------ training
     def localizers(self, backbone: str) -> None:
@@ -140,7 +194,7 @@ class TrainingRunner:
                 self.fit(
                     f"refiner-{backbone}/fold{k}",
                     refiner,
-                    RefineDataset(train_images, c.refine),
+                    self._stage2_set(train_images),
                     self._loss(c.refine.input_px),
                     c.localizer_training,
                     lambda m, v=val_images, s=start: (
@@ -171,7 +225,7 @@ class TrainingRunner:
             self.fit(
                 f"refiner-{backbone}/final",
                 refiner,
-                RefineDataset(development, c.refine),
+                self._stage2_set(development),
                 self._loss(c.refine.input_px),
                 c.localizer_training,
                 None,

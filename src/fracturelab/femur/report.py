@@ -187,8 +187,10 @@ def _answers(metrics: dict[str, Any]) -> list[str]:
         )
         other = validation_rows.get((a, b), {})
         if "p_value" in other:
+            repeated = image[a]["validation"].get("repeats", {}).get("aucs")
+            times = f" (mean of {len(repeated)} repeated cross-validations)" if repeated else ""
             text += (
-                f". Out-of-fold validation over all development patients: AUC "
+                f". Out-of-fold validation over all development patients{times}: AUC "
                 f"{_auc_text(image[a]['validation'])} vs {_auc_text(image[b]['validation'])}; "
                 f"DeLong {_p_equation(other['p_value'])}"
             )

@@ -56,6 +56,30 @@ class Splits:
         """Indices of every image outside the test set."""
         return np.flatnonzero(np.asarray(self.assignment) != TEST)
 
+    def refold(self, seed: int) -> Splits:
+        """The same test set with the development patients dealt into folds with ``seed``.
+
+        Used by repeated cross-validation (``--repeats``): each repetition's folds are
+        patient-grouped and stratified like the first's.
+        """
+        from sklearn.model_selection import StratifiedGroupKFold
+
+        development = self.development()
+        patients = np.asarray(self.patients)
+        aff = {p for p, label in zip(self.patients, self.labels, strict=True) if label == AFF}
+        y = np.array([1 if p in aff else 0 for p in patients])
+        assignment = np.asarray(self.assignment, dtype=object).copy()
+        inner = StratifiedGroupKFold(n_splits=self.n_folds, shuffle=True, random_state=seed + 1)
+        for k, (_, fold_index) in enumerate(
+            inner.split(np.zeros(len(development)), y[development], patients[development])
+        ):
+            assignment[development[fold_index]] = f"fold{k}"
+        splits = Splits(
+            self.images, self.patients, self.labels, tuple(str(a) for a in assignment), self.n_folds
+        )
+        splits.check_patients_disjoint()
+        return splits
+
     def check_patients_disjoint(self) -> None:
         """Raise if any patient appears in two splits (a guard, also used by the tests)."""
         where: dict[str, set[str]] = defaultdict(set)
