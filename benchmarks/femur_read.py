@@ -161,9 +161,11 @@ def main() -> None:
         for title, workers, cache_dir in phases:
             result = _run_phase(folder, workers, cache_dir)
             seconds[title] = result["seconds"]
+            worker = result["worker_peak_mb"]
+            worker_text = f"{worker:.0f} MB" if worker > 0 else "none started"
             print(f"  {title:30s} {result['seconds']:7.1f} s  {count / result['seconds']:6.1f} "
                   f"images/s  peak RSS main {result['main_peak_mb']:.0f} MB, largest worker "
-                  f"{result['worker_peak_mb']:.0f} MB")  # fmt: skip
+                  f"{worker_text}")  # fmt: skip
         cache_mb = sum(p.stat().st_size for p in cache.glob("*.npz")) / 2**20
         speedup = seconds["1 worker, no cache"] / seconds["2 workers, no cache"]
         print(f"  speed-up with 2 workers: {speedup:.2f}x (target >= 1.8x on two free cores)")
