@@ -68,6 +68,11 @@ def _same(a: PreparedImage, b: PreparedImage) -> None:
         left, right = getattr(a, name), getattr(b, name)
         assert left.dtype == right.dtype == np.float16
         assert np.array_equal(left, right), name
+    assert a.refine_frame == b.refine_frame
+    if a.refine_cache is None or b.refine_cache is None:
+        assert a.refine_cache is None and b.refine_cache is None
+    else:
+        assert np.array_equal(a.refine_cache, b.refine_cache)
 
 
 def test_cache_is_reused_and_invalidated_when_a_file_changes(
@@ -189,3 +194,18 @@ def test_a_full_cache_disk_is_one_line(
     monkeypatch.setattr(prepare_pool, "_write_entry", full)
     with pytest.raises(InputError, match=r"--cache-dir .*No space left on device\); free some"):
         prepare_images(rows[:1], PARAMS, cache_dir=tmp_path / "cache", show_progress=False)
+
+
+def test_second_stage_window_is_cached_too(
+    rows: list[ManifestRow], decodes: list[Path], tmp_path: Path
+) -> None:
+    from fracturelab.femur.presets import RefineGeometry
+
+    params = {**PARAMS, "refine": RefineGeometry(input_px=32, window_mm=8.0)}
+    first = prepare_images(rows[:2], params, cache_dir=tmp_path / "cache", show_progress=False)
+    assert all(image.refine_cache is not None for image in first)
+    decodes.clear()
+    again = prepare_images(rows[:2], params, cache_dir=tmp_path / "cache", show_progress=False)
+    assert decodes == []
+    for a, b in zip(first, again, strict=True):
+        _same(a, b)

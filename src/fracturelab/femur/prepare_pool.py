@@ -17,7 +17,9 @@ An entry is written to a temporary file and renamed into place, so a run killed 
 leaves no entry (only a temporary file, removed by a later run once it is an hour old); an
 entry that cannot be read back is prepared and written again. Files are hashed and entries
 loaded in threads of the calling process, so only the images missing from the cache go to
-the worker processes (a fully cached run starts none). Memory stays bounded: workers
+the worker processes (a fully cached run starts none). An entry holds every array
+of the :class:`~fracturelab.femur.data.PreparedImage` (the second localisation stage's window
+too, when ``params`` has ``refine``). Memory stays bounded: workers
 return only the prepared (float16, downsampled or windowed) arrays, at most two images per
 worker are in flight, and no native image is kept once its arrays are cut.
 """
@@ -49,6 +51,7 @@ from fracturelab.femur import data
 from fracturelab.femur.data import PreparedImage
 from fracturelab.femur.geometry import Letterbox
 from fracturelab.femur.manifest import ManifestRow
+from fracturelab.femur.refine import WindowFrame
 from fracturelab.outputs import atomic_path, check_output_dir
 from fracturelab.progress import progress_bar
 
@@ -147,15 +150,23 @@ def _write_entry(path: Path, key: str, image: PreparedImage) -> None:
         },
         "window_origin_xy": list(image.window_origin_xy),
         "allow_modalities": list(image.allow_modalities),
+        "refine_frame": None,
     }
+    arrays: dict[str, Any] = {
+        "localizer_input": image.localizer_input,
+        "baseline_input": image.baseline_input,
+        "window": image.window,
+    }
+    frame = image.refine_frame
+    if image.refine_cache is not None and frame is not None:  # the second stage's window
+        arrays["refine_cache"] = image.refine_cache
+        meta["refine_frame"] = {
+            "origin_xy": [float(v) for v in frame.origin_xy],
+            "step": float(frame.step),
+            "size": int(frame.size),
+        }
     with atomic_path(path) as temporary, temporary.open("wb") as handle:
-        np.savez(
-            handle,
-            meta=np.array(json.dumps(meta)),
-            localizer_input=image.localizer_input,
-            baseline_input=image.baseline_input,
-            window=image.window,
-        )
+        np.savez(handle, meta=np.array(json.dumps(meta)), **arrays)
 
 
 def _pair(values: Sequence[Any]) -> tuple[int, int]:
@@ -170,10 +181,21 @@ def _read_entry(path: Path, key: str, row: ManifestRow) -> PreparedImage | None:
         with np.load(path, allow_pickle=False) as entry:
             meta = json.loads(str(entry["meta"]))
             arrays = {n: entry[n] for n in ("localizer_input", "baseline_input", "window")}
+            refine_cache = entry["refine_cache"] if "refine_cache" in entry.files else None
         if meta["key"] != key:
             return None
         box = meta["localizer_box"]
         spacing = meta["spacing_xy_mm"]
+        frame = meta.get("refine_frame")
+        refine_frame = (
+            None
+            if frame is None or refine_cache is None
+            else WindowFrame(
+                (float(frame["origin_xy"][0]), float(frame["origin_xy"][1])),
+                float(frame["step"]),
+                int(frame["size"]),
+            )
+        )
         return PreparedImage(
             row=row,
             shape=_pair(meta["shape"]),
@@ -189,6 +211,8 @@ def _read_entry(path: Path, key: str, row: ManifestRow) -> PreparedImage | None:
             window=arrays["window"],
             window_origin_xy=_pair(meta["window_origin_xy"]),
             allow_modalities=tuple(meta["allow_modalities"]),
+            refine_cache=refine_cache if refine_frame is not None else None,
+            refine_frame=refine_frame,
         )
     except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile) as error:
         log.warning("cache entry %s cannot be read (%s); preparing the image again", path, error)
