@@ -1,4 +1,4 @@
-"""One progress bar for long loops over files (Rich, transient, with count and time left)."""
+"""One progress bar for long loops over files (Rich, transient: count, rate and time left)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,9 @@ def progress_bar(
 ) -> Iterator[Callable[[], None]]:
     """Show a bar of ``total`` steps while the block runs; yield the function that advances it.
 
+    The bar shows the steps done, the rate (steps per second, or per minute when slower than
+    one a second) and the time left.
+
     Args:
         description: What is counted, e.g. ``"spine phantoms"``.
         total: Number of steps.
@@ -23,12 +26,29 @@ def progress_bar(
     if not show or total <= 0:
         yield lambda: None
         return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        ProgressColumn,
+        Task,
+        TimeRemainingColumn,
+    )
+    from rich.text import Text
+
+    class _Rate(ProgressColumn):
+        def render(self, task: Task) -> Text:
+            speed = task.finished_speed or task.speed
+            if not speed:
+                return Text("", style="progress.data.speed")
+            text = f"{speed:.1f}/s" if speed >= 1.0 else f"{60.0 * speed:.1f}/min"
+            return Text(text, style="progress.data.speed")
 
     with Progress(
         "[progress.description]{task.description}",
         BarColumn(),
         MofNCompleteColumn(),
+        _Rate(),
         TimeRemainingColumn(),
         transient=True,
     ) as bar:
