@@ -203,6 +203,11 @@ def _pretrain(
         "recipe": "masked (RandCoarseDropout + RandCoarseShuffle) reconstruction of two "
         "augmented views (L1) + NT-Xent contrastive (MONAI ContrastiveLoss)",
     }
+    earlier = folder / PRETRAIN_FILE
+    if outcome.resumed and earlier.is_file():  # keep the throughput the first run measured
+        before = json.loads(earlier.read_text(encoding="utf-8"))
+        for key in ("seconds", "crops_per_second"):
+            described[key] = before.get(key, described[key])
     if run.is_main:
         with atomic_path(folder / ENCODER_FILE) as temporary:
             torch.save(network.features.state_dict(), temporary)
