@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from fracturelab.cli import spine_dataset, spine_evaluate, spine_model
+from fracturelab.cli import spine_dataset, spine_evaluate, spine_model, spine_semi
 from fracturelab.cli._common import user_errors
 from fracturelab.errors import InputError
 from fracturelab.outputs import check_output_dir
@@ -177,3 +177,4 @@ def _model_cells(model: dict[str, Any]) -> list[str]:
 spine_model.register(app)  # spine train
 spine_dataset.register(app)  # spine dataset check
 spine_evaluate.register(app)  # spine evaluate
+spine_semi.register(app)  # spine pretrain, spine ablation
