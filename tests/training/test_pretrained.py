@@ -230,8 +230,6 @@ def _bn(prefix: str, width: int) -> dict[str, torch.Tensor]:
 
 def test_real_resnet18_and_vit_small_layouts_fit_monai_networks(tmp_path: Path) -> None:
     """torchvision resnet18 and timm vit_small_patch16_224 names and shapes, written out here."""
-    from monai.networks.nets import ViT
-
     resnet18 = {"conv1.weight": torch.rand(64, 3, 7, 7), **_bn("bn1", 64)}
     width = 64
     for stage, planes in enumerate((64, 128, 256, 512), start=1):
@@ -267,10 +265,15 @@ def test_real_resnet18_and_vit_small_layouts_fit_monai_networks(tmp_path: Path) 
             vit_small[f"blocks.{i}.{part}.weight"] = torch.rand(shape)
             vit_small[f"blocks.{i}.{part}.bias"] = torch.rand(shape[0])
     torch.save(vit_small, tmp_path / "vit_small.pth")
-    vit = ViT(1, (256, 256), 16, hidden_size=384, mlp_dim=1536, num_layers=12, num_heads=6,
-              spatial_dims=2, qkv_bias=True)  # fmt: skip
-    load_pretrained(vit, tmp_path / "vit_small.pth", backbone="vit")  # 14 x 14 grid -> 16 x 16
-    assert vit.patch_embedding.position_embeddings.shape == (1, 256, 384)
+    # the femur ViT at GPU size has ViT-S/16's layout: the classifier at 224 px takes the file
+    # as it is, the localizer at 256 px with its 14 x 14 position grid resized to 16 x 16
+    classifier = build_classifier("vit", 224, "base")
+    load_pretrained(classifier, tmp_path / "vit_small.pth", backbone="vit")
+    qkv = classifier.state_dict()["features.vit.blocks.11.attn.qkv.bias"]
+    assert torch.equal(qkv, vit_small["blocks.11.attn.qkv.bias"])
+    localizer = build_localizer("vit", 256, "base")
+    load_pretrained(localizer, tmp_path / "vit_small.pth", backbone="vit")
+    assert localizer.encoder.vit.patch_embedding.position_embeddings.shape == (1, 256, 384)
 
 
 def test_vit_class_token_and_attention_bias(tmp_path: Path) -> None:

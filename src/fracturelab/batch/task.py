@@ -115,16 +115,17 @@ def _stage(task: ScanTask, work_dir: Path) -> Path:
     return folder
 
 
-def _publish(reading: Any, out: Path, name: str, overview: bool) -> Path:
+def _publish(reading: Any, out: Path, name: str, overview: bool, keep_mask: bool) -> Path:
     """Write the outputs into a temporary folder, then move it into place in one rename."""
     out.mkdir(parents=True, exist_ok=True)
     final = out / name
     staging = Path(tempfile.mkdtemp(prefix=f".{name}.tmp-", dir=out))
     try:
         reading.write(staging, overview=overview)
-        # the label map the reading used, so that a reviewer sees what was measured
-        # (`workstation import findings`), also when a segmenter made it in a temporary folder
-        write_volume(reading.label_map.volume, staging / MASK_FILE)
+        if keep_mask:
+            # a segmenter made the label map in a temporary folder: keep it, so that a
+            # reviewer sees what was measured (`workstation import findings`)
+            write_volume(reading.label_map.volume, staging / MASK_FILE)
         staging.chmod(0o755 & ~_umask())
         if final.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{name}.old-", dir=out))
@@ -180,7 +181,9 @@ def process_scan(task: ScanTask) -> TaskOutcome:
             reading.report.inputs["vertebrae"] = task.mask or f"({_how})"
             out_dir = None
             if task.out is not None:
-                out_dir = str(_publish(reading, Path(task.out), task.name, task.overview))
+                out_dir = str(
+                    _publish(reading, Path(task.out), task.name, task.overview, task.mask is None)
+                )
                 if task.mask is None:
                     reading.report.inputs["vertebrae"] = str(Path(out_dir) / MASK_FILE)
             result = reading.report.to_dict()

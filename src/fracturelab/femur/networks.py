@@ -37,11 +37,12 @@ class _ViTFeatures(nn.Module):
             img_size=(input_size, input_size),
             patch_size=VIT_PATCH,
             hidden_size=size.vit_hidden,
-            mlp_dim=2 * size.vit_hidden,
+            mlp_dim=size.vit_mlp_dim,
             num_layers=size.vit_layers,
             num_heads=size.vit_heads,
             classification=False,
             spatial_dims=2,
+            qkv_bias=size.vit_qkv_bias,
         )
         side = input_size // VIT_PATCH
         self.grid = TokenGrid((side, side))

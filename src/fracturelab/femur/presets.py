@@ -46,6 +46,8 @@ class NetworkSize:
         vit_hidden: Token width of the ViT.
         vit_layers: Transformer layers of the ViT.
         vit_heads: Attention heads of the ViT.
+        vit_mlp: Width of the ViT's MLP blocks (default: twice ``vit_hidden``).
+        vit_qkv_bias: Whether the ViT's attention projections have a bias (as timm's do).
 
     """
 
@@ -56,13 +58,33 @@ class NetworkSize:
     vit_hidden: int
     vit_layers: int
     vit_heads: int
+    vit_mlp: int = 0
+    vit_qkv_bias: bool = False
+
+    @property
+    def vit_mlp_dim(self) -> int:
+        """Width of the ViT's MLP blocks."""
+        return self.vit_mlp or 2 * self.vit_hidden
 
 
-#: Size presets: ``tiny`` for tests, ``small`` for CPU work, ``base`` for a GPU.
+#: Size presets: ``tiny`` for tests, ``small`` for CPU work, ``base`` for a GPU. ``base`` has
+#: the layouts of the standard ImageNet networks, so their weights load (``--pretrained``):
+#: the CNN classifier is a ResNet-18 (torchvision ``resnet18``) and the ViT a ViT-S/16 (timm
+#: ``vit_small_patch16_224``: 384 wide, 12 layers, 6 heads, MLP 1536, attention bias).
 SIZES: dict[str, NetworkSize] = {
     "tiny": NetworkSize((4, 8, 16, 32), 0, (8, 16, 32, 64), (1, 1, 1, 1), 32, 2, 2),
     "small": NetworkSize((8, 16, 32, 64, 128), 0, (16, 32, 64, 128), (1, 1, 1, 1), 96, 4, 3),
-    "base": NetworkSize((16, 32, 64, 128, 256), 2, (64, 128, 256, 512), (2, 2, 2, 2), 384, 8, 6),
+    "base": NetworkSize(
+        (16, 32, 64, 128, 256),
+        2,
+        (64, 128, 256, 512),
+        (2, 2, 2, 2),
+        384,
+        12,
+        6,
+        vit_mlp=1536,
+        vit_qkv_bias=True,
+    ),
 }
 
 
