@@ -23,23 +23,8 @@ CI_ORTHANC_AET="FLTEST"
 CI_ORTHANC_DIR=""
 CI_ORTHANC_PID=""
 
-# Defined by ci/services.sh too; kept here so this file also works on its own.
-if ! declare -F ci_log >/dev/null; then
-    ci_log() { printf 'ci: %s\n' "$*" >&2; }
-fi
-if ! declare -F ci_warn >/dev/null; then
-    ci_warn() { printf 'ci: WARNING: %s\n' "$*" >&2; }
-fi
-
-ci_orthanc_as_root() {
-    if [ "$(id -u)" -eq 0 ]; then
-        "$@"
-    elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
-        sudo -n "$@"
-    else
-        return 1
-    fi
-}
+# shellcheck source=ci/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 ci_orthanc_install() {
     command -v Orthanc >/dev/null 2>&1 || [ -x /usr/sbin/Orthanc ] && return 0
@@ -48,12 +33,12 @@ ci_orthanc_install() {
         return 0
     fi
     ci_log "installing orthanc with apt-get"
-    if ! ci_orthanc_as_root env DEBIAN_FRONTEND=noninteractive timeout 900 \
+    if ! ci_as_root env DEBIAN_FRONTEND=noninteractive timeout 900 \
         apt-get -o Acquire::Retries=2 update -qq >&2; then
         ci_warn "apt-get update failed (no network?); the Orthanc tests will skip"
         return 0
     fi
-    if ! ci_orthanc_as_root env DEBIAN_FRONTEND=noninteractive timeout 1800 \
+    if ! ci_as_root env DEBIAN_FRONTEND=noninteractive timeout 1800 \
         apt-get install -y -qq --no-install-recommends orthanc >&2; then
         ci_warn "apt-get install orthanc failed (not root, no sudo?); the Orthanc tests will skip"
     fi

@@ -19,6 +19,8 @@
 # their folders removed before a new one starts. Nothing here aborts the caller: every step
 # checks its own failures, so `set -e` in the caller is safe.
 
+# shellcheck source=ci/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 # shellcheck source=ci/orthanc.sh
 source "$(dirname "${BASH_SOURCE[0]}")/orthanc.sh"
 
@@ -29,24 +31,6 @@ CI_PG_PREFERRED_PORT=5433
 CI_PG_FAST="-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
 CI_PG_DIR=""
 CI_PG_BIN=""
-
-ci_log() { printf 'ci: %s\n' "$*" >&2; }
-ci_warn() { printf 'ci: WARNING: %s\n' "$*" >&2; }
-
-# Run a command as root: directly when we are root, else with password-less sudo.
-ci_as_root() {
-    if [ "$(id -u)" -eq 0 ]; then
-        "$@"
-    elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
-        sudo -n "$@"
-    else
-        return 1
-    fi
-}
-
-ci_can_be_root() {
-    [ "$(id -u)" -eq 0 ] || { command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; }
-}
 
 # Newest PostgreSQL server binaries folder (Debian: /usr/lib/postgresql/<version>/bin).
 ci_pg_bin() {
