@@ -101,13 +101,13 @@ def test_pseudo_labels_never_in_validation_or_test(
     pseudo = pseudo_records(CacheIndex.read(cache), RULE)
     assert pseudo and {r.case_id[:3] for r in pseudo} == {"del"}
     trained: list[list[VertebraRecord]] = []
-    original = experiment.WeightedVertebraDataset
+    original = experiment.VertebraDataset
 
     def spy(records: list[VertebraRecord], *args: Any, **kwargs: Any) -> Any:
         trained.append(list(records))
         return original(records, *args, **kwargs)
 
-    monkeypatch.setattr(experiment, "WeightedVertebraDataset", spy)
+    monkeypatch.setattr(experiment, "VertebraDataset", spy)
     config = SpineTrainingConfig(
         n_folds=2, test_fraction=0.25, model_size="tiny", pseudo_labels=True,
         training=TrainConfig(max_epochs=1, max_steps=1, batch_size=8, device="cpu"),

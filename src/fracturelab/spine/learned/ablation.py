@@ -38,15 +38,16 @@ from fracturelab.evaluation import bootstrap_ci, delong_test, roc_auc
 from fracturelab.spine.learned.config import MORPHOLOGIES, SpineTrainingConfig
 from fracturelab.spine.learned.data import (
     CacheIndex,
+    VertebraDataset,
     VertebraRecord,
     load_patches,
 )
 from fracturelab.spine.learned.inference import predict_outputs
+from fracturelab.spine.learned.losses import SpineLoss
 from fracturelab.spine.learned.network import build_spine_network
 from fracturelab.spine.learned.pretrain_model import load_encoder
 from fracturelab.spine.learned.pseudo_labels import PseudoLabelRule, pseudo_records
 from fracturelab.spine.learned.splits import TEST, make_spine_splits
-from fracturelab.spine.learned.weighted import WeightedSpineLoss, WeightedVertebraDataset
 from fracturelab.training.trainer import TrainConfig, fit
 from fracturelab.typing import Float64Array
 
@@ -203,13 +204,13 @@ def run_ablation(
                 morphologies = [
                     -1 if r.morphology is None else MORPHOLOGIES.index(r.morphology) for r in items
                 ]
-                loss = WeightedSpineLoss(
+                loss = SpineLoss(
                     [r.genant_grade for r in items], morphologies, model.morphology_weight
                 )
-                dataset = WeightedVertebraDataset(
-                    items, item_patches, weights, augment=model.augment,
+                dataset = VertebraDataset(
+                    items, item_patches, augment=model.augment,
                     max_rotation_deg=model.max_rotation_deg, max_shift_vox=model.max_shift_vox,
-                    seed=settings.seed,
+                    seed=settings.seed, weights=weights,
                 )  # fmt: skip
                 percent = round(100 * fraction)
                 training = TrainConfig(**{**model.training.__dict__, "seed": settings.seed})

@@ -19,6 +19,7 @@ import csv
 import json
 import math
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -243,6 +244,8 @@ class VertebraDataset(Dataset[dict[str, torch.Tensor]]):
         max_rotation_deg: Largest rotation about the superior axis.
         max_shift_vox: Largest shift per axis in voxels.
         seed: Seed of the augmentation.
+        weights: Loss weight of each vertebra (e.g. below 1 for pseudo-labels), same order;
+            ``None``: 1 for all. Items carry it as ``weight`` (float32 scalar).
 
     """
 
@@ -254,9 +257,13 @@ class VertebraDataset(Dataset[dict[str, torch.Tensor]]):
         max_rotation_deg: float = 10.0,
         max_shift_vox: float = 2.0,
         seed: int = 0,
+        weights: Sequence[float] | None = None,
     ) -> None:
         if len(records) != len(patches):
             raise ValueError("records and patches differ in length")
+        if weights is not None and len(weights) != len(records):
+            raise ValueError("records and weights differ in length")
+        self.weights = [1.0] * len(records) if weights is None else [float(w) for w in weights]
         self.records = records
         self.patches = patches
         self.augment = augment
@@ -291,6 +298,7 @@ class VertebraDataset(Dataset[dict[str, torch.Tensor]]):
             "grade": torch.tensor(record.genant_grade, dtype=torch.int64),
             "fracture": torch.tensor(float(record.genant_grade >= 1)),
             "morphology": torch.tensor(morphology, dtype=torch.int64),
+            "weight": torch.tensor(self.weights[index], dtype=torch.float32),
         }
 
     def _augment(self, patch: torch.Tensor) -> torch.Tensor:

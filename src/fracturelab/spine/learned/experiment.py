@@ -49,7 +49,6 @@ from fracturelab.spine.learned.pretrain_model import load_encoder
 from fracturelab.spine.learned.pseudo_labels import for_training, load_pseudo_labels
 from fracturelab.spine.learned.report import write_report
 from fracturelab.spine.learned.splits import TEST, SpineSplits, make_spine_splits
-from fracturelab.spine.learned.weighted import WeightedSpineLoss, WeightedVertebraDataset
 from fracturelab.training.distributed import barrier, is_main_process, launch, setup
 from fracturelab.training.trainer import TrainConfig, fit
 from fracturelab.typing import FloatArray, IntArray
@@ -178,17 +177,8 @@ class _Runner:
             -1 if r.morphology is None else MORPHOLOGIES.index(r.morphology) for r in records
         ]
         grades = [r.genant_grade for r in records]
-        dataset: VertebraDataset
-        if self.c.pseudo_labels:
-            dataset = WeightedVertebraDataset(records, patches, weights, **augmentation)
-            loss: SpineLoss = WeightedSpineLoss(
-                grades, morphologies, self.c.morphology_weight, self.c.fuse_morphometry
-            )
-        else:
-            dataset = VertebraDataset(records, patches, **augmentation)
-            loss = SpineLoss(
-                grades, morphologies, self.c.morphology_weight, self.c.fuse_morphometry
-            )
+        dataset = VertebraDataset(records, patches, **augmentation, weights=weights)
+        loss = SpineLoss(grades, morphologies, self.c.morphology_weight, self.c.fuse_morphometry)
         truth = self.grades[validation]
 
         def validate(model: torch.nn.Module) -> float:

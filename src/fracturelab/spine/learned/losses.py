@@ -8,7 +8,9 @@ Most vertebrae are normal, so each part is weighted from the training set's coun
 - morphology head: cross-entropy weighted by inverse class frequency among the vertebrae
   whose morphology is known; unknown morphologies (-1) are masked out.
 
-The total is ``fracture + grade + morphology_weight * morphology``.
+The total is ``fracture + grade + morphology_weight * morphology``. The fracture and grade
+terms are means over the batch weighted by each vertebra's ``batch["weight"]`` (1 for a
+graded vertebra; below 1 for a pseudo-label), which with equal weights is the plain mean.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import torch
 from torch import nn
 
 from fracturelab.spine.learned.config import MORPHOLOGIES
-from fracturelab.spine.learned.ordinal import coral_loss
+from fracturelab.spine.learned.ordinal import coral_targets
 
 __all__ = ["SpineLoss", "imbalance_weights"]
 
@@ -81,10 +83,22 @@ class SpineLoss:
         """Weighted total loss of one batch (scalar)."""
         out = model(batch["patch"], batch["morphometry"] if self.fuse else None)
         device = out["fracture"].device
-        loss = nn.functional.binary_cross_entropy_with_logits(
-            out["fracture"].float(), batch["fracture"], pos_weight=self.fracture_weight.to(device)
+        weight = batch.get("weight")
+        if weight is None:
+            weight = torch.ones_like(batch["fracture"])
+        weight = weight.float()
+        total = weight.sum().clamp_min(1e-8)
+        fracture = nn.functional.binary_cross_entropy_with_logits(
+            out["fracture"].float(),
+            batch["fracture"],
+            pos_weight=self.fracture_weight.to(device),
+            reduction="none",
         )
-        loss = loss + coral_loss(out["grade"], batch["grade"], self.task_weights.to(device))
+        targets = coral_targets(batch["grade"], out["grade"].shape[1] + 1)
+        grade = nn.functional.binary_cross_entropy_with_logits(
+            out["grade"].float(), targets, pos_weight=self.task_weights.to(device), reduction="none"
+        ).mean(dim=1)
+        loss = (fracture * weight).sum() / total + (grade * weight).sum() / total
         known = batch["morphology"] >= 0
         if bool(known.any()) and self.morphology_weight > 0:
             morphology = nn.functional.cross_entropy(
