@@ -56,3 +56,29 @@ TINY = ExperimentConfig(
     classifier_training=TINY_TRAINING,
     n_bootstrap=200,
 )
+
+
+def tiny_femur_model(folder: Path) -> Path:
+    """An untrained tiny patch model (CNN localizer and classifier at 64 px), saved to ``folder``.
+
+    Enough to check that predictions flow through a command; its outputs mean nothing.
+    """
+    import torch
+
+    from fracturelab.femur.bundle import FemurModel
+    from fracturelab.femur.networks import build_classifier, build_localizer
+    from fracturelab.femur.presets import PatchGeometry
+
+    torch.manual_seed(0)
+    model = FemurModel(
+        approach="patch",
+        classifier=build_classifier("cnn", 64, "tiny"),
+        classifier_backbone="cnn",
+        threshold=0.5,
+        model_size="tiny",
+        geometry=PatchGeometry(64),
+        localizer=build_localizer("cnn", 64, "tiny"),
+        localizer_backbone="cnn",
+        localizer_input_px=64,
+    )
+    return model.save(folder)

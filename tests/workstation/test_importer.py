@@ -82,25 +82,9 @@ def femur_manifest(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An untrained, tiny patch model: enough to check that suggestions are stored."""
-    import torch
+    from tests.femur.builders import tiny_femur_model
 
-    from fracturelab.femur.bundle import FemurModel
-    from fracturelab.femur.networks import build_classifier, build_localizer
-    from fracturelab.femur.presets import PatchGeometry
-
-    torch.manual_seed(0)
-    model = FemurModel(
-        approach="patch",
-        classifier=build_classifier("cnn", 64, "tiny"),
-        classifier_backbone="cnn",
-        threshold=0.5,
-        model_size="tiny",
-        geometry=PatchGeometry(64),
-        localizer=build_localizer("cnn", 64, "tiny"),
-        localizer_backbone="cnn",
-        localizer_input_px=64,
-    )
-    return model.save(tmp_path_factory.mktemp("model") / "best")
+    return tiny_femur_model(tmp_path_factory.mktemp("model") / "best")
 
 
 def test_import_femur_keeps_manifest_rows_and_suggests(
