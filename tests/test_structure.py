@@ -39,6 +39,7 @@ LAYERS = {
     "document": 0,
     "lazy": 0,
     "progress": 0,
+    "threads": 0,
     "imaging": 1,
     "evaluation": 1,
     "training": 1,

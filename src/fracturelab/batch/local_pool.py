@@ -18,13 +18,15 @@ from multiprocessing.connection import Connection, wait
 from typing import Any
 
 from fracturelab.batch.task import ScanTask, TaskOutcome, process_scan
+from fracturelab.threads import share_cores, threads_per_worker
 
 __all__ = ["LocalPool"]
 
 
-def _worker_main(connection: Connection) -> None:
+def _worker_main(connection: Connection, threads: int) -> None:
     """A worker's loop: receive a task, read the scan, send the outcome; ``None`` stops it."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the runner decides when to stop
+    share_cores(threads)  # the workers share the cores instead of each taking them all
     while True:
         try:
             task = connection.recv()
@@ -68,6 +70,7 @@ class LocalPool:
     def __init__(self, workers: int, task_timeout_s: float = 0.0) -> None:
         self._context = _context()
         self._timeout = task_timeout_s
+        self._threads = threads_per_worker(workers)
         self._workers = [self._start() for _ in range(workers)]
 
     @property
@@ -82,7 +85,9 @@ class LocalPool:
 
     def _start(self) -> _Worker:
         parent, child = self._context.Pipe()
-        process = self._context.Process(target=_worker_main, args=(child,), daemon=True)
+        process = self._context.Process(
+            target=_worker_main, args=(child, self._threads), daemon=True
+        )
         process.start()
         child.close()
         return _Worker(process, parent)

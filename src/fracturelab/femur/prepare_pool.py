@@ -54,6 +54,7 @@ from fracturelab.femur.manifest import ManifestRow
 from fracturelab.femur.refine import WindowFrame
 from fracturelab.outputs import atomic_path, check_output_dir
 from fracturelab.progress import progress_bar
+from fracturelab.threads import share_cores, threads_per_worker
 
 __all__ = ["cache_key", "params_digest", "prepare_images"]
 
@@ -254,11 +255,9 @@ def _prepare_one(
     return prepared
 
 
-def _init_worker() -> None:
-    """One thread per worker process: the pool, not each worker, uses the cores."""
-    import torch
-
-    torch.set_num_threads(1)
+def _init_worker(threads: int) -> None:
+    """The pool, not each worker, uses the cores: ``threads`` per worker."""
+    share_cores(threads)
 
 
 def _remove_stale_temporaries(cache_dir: Path) -> None:
@@ -384,6 +383,7 @@ def _run_pool(
         max_workers=workers,
         mp_context=multiprocessing.get_context("spawn"),
         initializer=_init_worker,
+        initargs=(threads_per_worker(workers),),
     )
     try:
 

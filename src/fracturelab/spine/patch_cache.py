@@ -40,6 +40,7 @@ from fracturelab.outputs import atomic_path, atomic_write_text, check_output_dir
 from fracturelab.spine.levels import level_index
 from fracturelab.spine.patches import AXES, CHANNELS, PatchSpec, VertebraPatch, extract_patches
 from fracturelab.spine.pipeline import load_inputs
+from fracturelab.threads import share_cores, threads_per_worker
 
 __all__ = [
     "INDEX_COLUMNS",
@@ -332,7 +333,9 @@ def _run(
                 progress.advance(bar)
             return outcomes
         context = get_context("spawn")  # no fork of a parent that may hold torch's threads
-        with ProcessPoolExecutor(jobs, mp_context=context, initializer=_init_worker) as pool:
+        with ProcessPoolExecutor(
+            jobs, mp_context=context, initializer=share_cores, initargs=(threads_per_worker(jobs),)
+        ) as pool:
             futures = {pool.submit(_prepare_case, task, folder, spec): task for task in tasks}
             for future in as_completed(futures):
                 task = futures[future]
@@ -342,13 +345,6 @@ def _run(
                     outcomes.append(_Outcome(task.case_id, error=_error_text(error)))
                 progress.advance(bar)
     return outcomes
-
-
-def _init_worker() -> None:
-    """One thread per worker process: ``jobs`` processes use ``jobs`` cores, not more."""
-    import SimpleITK as sitk
-
-    sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(1)
 
 
 def _prepare_case(task: _Task, folder: Path, spec: PatchSpec) -> _Outcome:
