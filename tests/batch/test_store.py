@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import uuid
 from pathlib import Path
@@ -12,6 +11,7 @@ import pytest
 from fracturelab.batch import ResultsStore
 from fracturelab.batch.store import ScanIdentity
 from fracturelab.errors import InputError
+from tests.postgres import empty_postgres
 
 
 def _exercise(store: ResultsStore) -> None:
@@ -71,11 +71,8 @@ def test_not_a_database(tmp_path: Path) -> None:
         ResultsStore(str(tmp_path / "nowhere" / "r.db"))
 
 
-@pytest.mark.skipif(
-    not os.environ.get("FRACTURELAB_TEST_POSTGRES_URL"),
-    reason="FRACTURELAB_TEST_POSTGRES_URL is not set",
-)
 def test_postgresql() -> None:
-    store = ResultsStore(os.environ["FRACTURELAB_TEST_POSTGRES_URL"])
+    store = ResultsStore(empty_postgres())
     _exercise(store)
     store.dispose()
+    empty_postgres()  # leave the shared test database empty for the next test

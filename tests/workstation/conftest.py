@@ -1,36 +1,22 @@
 """Workstation fixtures: a fresh database on SQLite, and on PostgreSQL when one is given.
 
 Set ``FRACTURELAB_TEST_POSTGRES_URL`` (e.g. ``postgresql://postgres@localhost/fl_test``) to
-run the database tests on PostgreSQL too; the workstation's tables there are dropped and
-recreated for every test.
+run the database tests on PostgreSQL too; the database is emptied before every test
+(``tests/postgres.py``).
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import select
 
 from fracturelab.workstation.db import Database, init_database
 from fracturelab.workstation.models import Case, User
 from fracturelab.workstation.users import add_user
-
-POSTGRES_ENV = "FRACTURELAB_TEST_POSTGRES_URL"
-_TABLES = (
-    "web_sessions, app_settings, audit_events, answers, readings, assignments, cases, users, "
-    "workstation_alembic_version"
-)
-
-
-def _reset_postgres(url: str) -> None:
-    database = Database(url)
-    with database.engine.begin() as connection:
-        connection.execute(text(f"DROP TABLE IF EXISTS {_TABLES} CASCADE"))
-        connection.execute(text("DROP FUNCTION IF EXISTS audit_events_append_only() CASCADE"))
-    database.dispose()
+from tests.postgres import empty_postgres
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -38,11 +24,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """URL of an empty database: an SQLite file, or the PostgreSQL test database."""
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'labels.db'}"
-    url = os.environ.get(POSTGRES_ENV)
-    if not url:
-        pytest.skip(f"set {POSTGRES_ENV} to run on PostgreSQL")
-    _reset_postgres(url)
-    return url
+    return empty_postgres()
 
 
 @pytest.fixture
