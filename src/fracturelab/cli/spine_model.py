@@ -22,10 +22,11 @@ from fracturelab.outputs import check_output_dir
 if TYPE_CHECKING:
     from fracturelab.spine.learned.experiment import SpineRun
 
-__all__ = ["register", "train"]
+__all__ = ["TRAIN_OPTIONS", "register", "train"]
 
 #: Library parameter names -> the options that set them, for error messages.
-_OPTIONS = {
+#: Configuration names in messages -> the options that set them.
+TRAIN_OPTIONS = {
     "n_folds": "--folds",
     "test_fraction": "--test-fraction",
     "backbone": "--backbone",
@@ -122,7 +123,7 @@ def train(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
 ) -> None:
     """Train the per-vertebra fracture classifier; write predictions and RUN/models/best."""
-    with user_errors(_OPTIONS):
+    with user_errors(TRAIN_OPTIONS):
         check_output_dir(out, "--out")
         cache_dir = check_output_dir(cache, "--cache") if cache is not None else out / "cache"
         from fracturelab.spine.learned.config import SpineTrainingConfig

@@ -16,29 +16,13 @@ from typing import Annotated
 import typer
 
 from fracturelab.cli._common import DeviceOption, DevicesOption, user_errors
+from fracturelab.cli.spine_model import TRAIN_OPTIONS
 from fracturelab.outputs import check_output_dir
 
 __all__ = ["ablation", "pretrain", "register"]
 
-_OPTIONS = {
-    "backbone": "--backbone",
-    "model_size": "--size",
-    "model size": "--size",
-    "max_epochs": "--epochs",
-    "max_steps": "--max-steps",
-    "batch_size": "--batch-size",
-    "seed": "--seed",
-    "device": "--device",
-    "devices": "--devices",
-    "jobs": "--jobs",
-    "contrastive_weight": "--contrastive-weight",
-    "PatchSpec spacing_mm": "--patch-spacing",
-    "PatchSpec size_mm/spacing_mm": "--patch-mm/--patch-spacing",
-    "PatchSpec size_mm": "--patch-mm",
-    "pseudo_margin_pct": "--pseudo-margin",
-    "pseudo_weight": "--pseudo-weight",
-    "test_fraction": "--test-fraction",
-}
+#: Configuration names in messages -> the options that set them (``spine train``'s and ours).
+_OPTIONS = {**TRAIN_OPTIONS, "contrastive_weight": "--contrastive-weight"}
 
 _Dataset = Annotated[
     Path,
