@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
 from fracturelab.batch import BatchSettings, run_batch
@@ -57,3 +58,30 @@ def test_flagged_scans_reach_the_worklist_with_the_segmenters_mask(
     assert comparison["vertebra_counts"] == {"tp": 1, "fp": 1, "fn": 0, "tn": 4}
     assert comparison["scan_ppv"]["value"] == 0.5
     assert comparison["scan_sensitivity"]["value"] is None  # no unflagged scan was reviewed
+
+
+def test_relative_inputs_are_recorded_as_absolute_paths(
+    phantoms: PhantomSet, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the worklist is read by a server started elsewhere: relative paths would point nowhere
+    monkeypatch.chdir(phantoms.root)
+    results = str(tmp_path / "results.db")
+    settings = BatchSettings(
+        segmenter_command=phantoms.copy_cmd(), out=Path("out-relative"), overview=False
+    )
+    assert run_batch([Path("case1")], results, settings, show_progress=False).done == 1
+    monkeypatch.chdir(tmp_path)
+    db = f"sqlite:///{tmp_path / 'workstation.db'}"
+    cli_ok("init", "--db", db)
+    cli_ok("import", "findings", "--results", results, "--db", db)
+    with Database(db).session() as session:
+        (case,) = session.scalars(select(Case))
+    assert Path(case.image_path) == phantoms.ct("case1")
+    assert Path(case.labels_path or "").is_absolute() and Path(case.labels_path or "").is_file()
+    from fracturelab.batch import ResultsStore
+
+    store = ResultsStore(results)
+    (record,) = store.records("done")
+    assert record.out_dir is not None and Path(record.out_dir).is_absolute()
+    assert Path(record.out_dir).is_dir()
+    store.dispose()

@@ -49,7 +49,8 @@ def discover(inputs: Sequence[PathLike]) -> list[ScanSource]:
     """
     found: dict[str, ScanSource] = {}
     for given in inputs:
-        path = Path(given)
+        # absolute, so that the results database names files wherever it is read from
+        path = Path(given).expanduser().absolute()
         if not path.exists():
             raise InputError(f"{path}: no such file or folder; give scan folders or a manifest")
         if path.is_file() and path.suffix.lower() == ".csv":

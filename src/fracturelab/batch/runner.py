@@ -127,7 +127,7 @@ def _task(scan: ScanSource, settings: BatchSettings, attempt: int) -> ScanTask:
         labels=settings.labels,
         model=str(settings.model) if settings.model is not None else None,
         device=settings.device,
-        out=str(settings.out) if settings.out is not None else None,
+        out=str(Path(settings.out).expanduser().absolute()) if settings.out is not None else None,
         overview=settings.overview,
     )
 
