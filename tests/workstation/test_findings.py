@@ -186,3 +186,9 @@ def test_read_review_leaves_out_ungraded_rows_and_names_bad_files(tmp_path: Path
         read_review(bad)
     with pytest.raises(InputError, match="no such file"):
         read_review(tmp_path / "missing.csv")
+    for grade in ("x", "4"):
+        wrong = tmp_path / f"wrong-{grade}.csv"
+        wrong.write_text(f"case,level,genant_grade\nA,L1,{grade}\n")
+        expected = f"genant_grade '{grade}' of case A level L1 is not 0-3"
+        with pytest.raises(InputError, match=expected):
+            read_review(wrong)

@@ -98,6 +98,8 @@ def read_review(path: Path) -> dict[str, dict[str, int]]:
                 continue
             try:
                 value = int(grade)
+                if not 0 <= value <= 3:
+                    raise ValueError(grade)
             except ValueError:
                 raise InputError(
                     f"--review {path}: genant_grade {grade!r} of case {row['case']} level "
