@@ -5,7 +5,16 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-__all__ = ["progress_bar"]
+__all__ = ["progress_bar", "rate_text"]
+
+
+def rate_text(steps_per_s: float | None) -> str:
+    """The rate shown beside the bar: ``"2.5/s"``, or ``"12.0/min"`` below one a second."""
+    if not steps_per_s:
+        return ""
+    if steps_per_s >= 1.0:
+        return f"{steps_per_s:.1f}/s"
+    return f"{60.0 * steps_per_s:.1f}/min"
 
 
 @contextmanager
@@ -39,10 +48,7 @@ def progress_bar(
     class _Rate(ProgressColumn):
         def render(self, task: Task) -> Text:
             speed = task.finished_speed or task.speed
-            if not speed:
-                return Text("", style="progress.data.speed")
-            text = f"{speed:.1f}/s" if speed >= 1.0 else f"{60.0 * speed:.1f}/min"
-            return Text(text, style="progress.data.speed")
+            return Text(rate_text(speed), style="progress.data.speed")
 
     with Progress(
         "[progress.description]{task.description}",

@@ -85,3 +85,28 @@ def test_relative_inputs_are_recorded_as_absolute_paths(
     assert record.out_dir is not None and Path(record.out_dir).is_absolute()
     assert Path(record.out_dir).is_dir()
     store.dispose()
+
+
+def test_bad_inputs_of_compare_and_import_findings_are_one_line(tmp_path: Path) -> None:
+    from fracturelab.cli.main import app
+    from tests.cli.helpers import one_line_error
+
+    review = tmp_path / "review.csv"
+    review.write_text("case,level,genant_grade\nA,L1,2\n", encoding="utf-8")
+    missing = str(tmp_path / "missing.db")
+    out = str(tmp_path / "cmp")
+    result = cli_runner.invoke(
+        app, ["batch", "compare", "--results", missing, "--review", str(review), "--out", out]
+    )
+    one_line_error(result, "--results", "no such results database", "batch run --results")
+    result = cli_runner.invoke(
+        app, ["batch", "compare", "--results", missing, "--review", "nope.csv", "--out", out]
+    )
+    one_line_error(result, "--review nope.csv", "workstation export --task spine")
+    assert not (tmp_path / "cmp").exists()
+    db = f"sqlite:///{tmp_path / 'workstation.db'}"
+    cli_ok("init", "--db", db)
+    result = cli_runner.invoke(
+        app, ["workstation", "import", "findings", "--results", missing, "--db", db]
+    )
+    one_line_error(result, "--results", "no such results database")
