@@ -110,3 +110,14 @@ def test_bad_inputs_of_compare_and_import_findings_are_one_line(tmp_path: Path) 
         app, ["workstation", "import", "findings", "--results", missing, "--db", db]
     )
     one_line_error(result, "--results", "no such results database")
+    # the workstation's own database given as --results: refused, and nothing added to it
+    result = cli_runner.invoke(
+        app, ["workstation", "import", "findings", "--results", db.removeprefix("sqlite:///"),
+              "--db", db],
+    )  # fmt: skip
+    one_line_error(result, "--results", "not a results database")
+    from sqlalchemy import create_engine, inspect
+
+    engine = create_engine(db)
+    assert not [t for t in inspect(engine).get_table_names() if t.startswith("batch_")]
+    engine.dispose()

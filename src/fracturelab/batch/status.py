@@ -12,11 +12,11 @@ def status_lines(results_url: str, *, max_failures: int = 50) -> list[str]:
     """The lines ``batch status`` prints for a results database.
 
     Args:
-        results_url: The results database.
+        results_url: The results database (it must exist: nothing is created).
         max_failures: Failed, quarantined and skipped rows listed at most.
 
     """
-    store = ResultsStore(results_url)
+    store = ResultsStore.existing(results_url)
     try:
         records = store.records()
     finally:

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, func, select
+from sqlalchemy import Connection, Engine, create_engine, event, func, inspect, select
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from fracturelab.batch.record import STATES, ScanRecord
@@ -88,6 +88,38 @@ class ResultsStore:
         self._shown = url
         self.engine = self._connect()
         self.owner: str | None = None
+
+    @classmethod
+    def existing(cls, url: str) -> ResultsStore:
+        """Open a results database that ``batch run`` wrote, to read it; never create one.
+
+        Raises:
+            InputError: The file does not exist, or the database holds no results tables
+                (e.g. a workstation database given by mistake: nothing is added to it).
+
+        """
+        full = database_url(url)
+        if full.startswith("sqlite:///") and not Path(full.removeprefix("sqlite:///")).is_file():
+            raise InputError(
+                f"--results {url}: no such results database (no such file); give the file "
+                "that `fracturelab batch run --results` wrote"
+            )
+        try:
+            engine = create_engine(full)
+            tables = set(inspect(engine).get_table_names())
+            engine.dispose()
+        except Exception as error:  # bad URL, missing driver, not a database: many types
+            reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
+            raise InputError(
+                f"--results {url}: cannot be opened as a results database ({reason}); give "
+                "the file that `fracturelab batch run --results` wrote"
+            ) from None
+        if _meta.name not in tables:
+            raise InputError(
+                f"--results {url}: not a results database of `fracturelab batch run` (no "
+                f"{_meta.name} table); give the file that `fracturelab batch run --results` wrote"
+            )
+        return cls(url)
 
     # ------------------------------------------------------------------ opening
     def _connect(self) -> Engine:

@@ -124,7 +124,6 @@ def status(results: ResultsOption) -> None:
     with user_errors():
         from fracturelab.batch.status import status_lines
 
-        _check_exists(results)
         for line in status_lines(results):
             typer.echo(line)
 
@@ -149,9 +148,8 @@ def export(
             raise InputError(f"--min-grade {min_grade}: must be 0-3")
         if min_probability is not None and not 0.0 <= min_probability <= 1.0:
             raise InputError(f"--min-probability {min_probability}: must be in [0, 1]")
-        _check_exists(results)
         check_output_dir(out.parent if str(out.parent) else Path(), "--out")
-        store = ResultsStore(results)
+        store = ResultsStore.existing(results)
         try:
             rows = finding_rows(
                 store.records("done"),
@@ -164,11 +162,6 @@ def export(
         write_csv(out, FINDINGS_COLUMNS, rows)
         scans = len({row["key"] for row in rows})
         typer.echo(f"{out}: {len(rows)} row(s) from {scans} scan(s)", err=True)
-
-
-def _check_exists(results: str) -> None:
-    if "://" not in results and not Path(results).is_file():
-        raise InputError(f"--results {results}: no such file; give the database of a batch run")
 
 
 batch_watch.register(app)  # batch watch: follow a PACS (docs/pacs.md)

@@ -49,12 +49,7 @@ def open_results(results: str) -> list[ScanRecord]:
     """
     from fracturelab.batch import ResultsStore
 
-    if "://" not in results and not Path(results).expanduser().is_file():
-        raise InputError(
-            f"--results {results}: no such results database; give the file that "
-            "`fracturelab batch run --results` wrote"
-        )
-    store = ResultsStore(results)
+    store = ResultsStore.existing(results)
     try:
         return store.records()
     finally:
