@@ -44,6 +44,7 @@ from fracturelab.evaluation.localisation import (
     success_rates,
 )
 from fracturelab.evaluation.plots import plot_calibration, plot_localisation_errors, plot_roc
+from fracturelab.evaluation.proportion import wilson_interval
 from fracturelab.evaluation.ratings import GENANT_GRADES
 
 __all__ = [
@@ -84,4 +85,5 @@ __all__ = [
     "roc_auc",
     "success_rates",
     "weighted_kappa",
+    "wilson_interval",
 ]

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from fracturelab.errors import InputError
+from fracturelab.evaluation.proportion import wilson_interval
 from fracturelab.workstation.findings import case_name, latest_done
 
 if TYPE_CHECKING:
@@ -195,14 +196,8 @@ def _wilson(successes: int, total: int) -> dict[str, float | None]:
     """Proportion with its 95 % Wilson interval; ``None`` values when ``total`` is 0."""
     if total == 0:
         return {"value": None, "ci_low": None, "ci_high": None}
-    from scipy.stats import binomtest
-
-    interval = binomtest(successes, total).proportion_ci(confidence_level=0.95, method="wilson")
-    return {
-        "value": successes / total,
-        "ci_low": float(interval.low),
-        "ci_high": float(interval.high),
-    }
+    low, high = wilson_interval(successes, total)
+    return {"value": successes / total, "ci_low": low, "ci_high": high}
 
 
 def _weighted_sensitivity(
