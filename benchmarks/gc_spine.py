@@ -24,8 +24,7 @@ import time
 from pathlib import Path
 
 from fracturelab.grandchallenge.simulate import check_outputs, make_input_folder, read_only
-from fracturelab.spine.levels import parse_level_range
-from fracturelab.synth import make_spine_phantom, parse_fractures
+from spine_morphometry import clinical_phantom  # the same phantom as the morphometry timing
 
 
 def _run(command: list[str], env: dict[str, str]) -> tuple[float, float]:
@@ -50,22 +49,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--model", type=Path, default=None, help="spine model folder")
     args = parser.parse_args()
-    if args.small:
-        shape, spacing, levels = (256, 256, 200), (1.0, 1.0, 1.0), "T11-L5"
-        fractures = "T12:3:crush,L2:1:biconcave"
-    else:
-        shape, spacing, levels = (512, 512, 400), (0.8, 0.8, 1.0), "T1-L5"
-        fractures = "T7:2:wedge,T12:3:crush,L2:1:biconcave"
-    fov = tuple(n * s for n, s in zip(shape, spacing, strict=True))
-    print(f"building phantom: {shape} voxels of {spacing} mm, {levels} ...", flush=True)
-    start = time.perf_counter()
-    phantom = make_spine_phantom(
-        levels=parse_level_range(levels),
-        fractures=parse_fractures(fractures),
-        spacing_mm=spacing,
-        fov_mm=fov,
-    )
-    print(f"  built in {time.perf_counter() - start:.1f} s; CT {phantom.ct.shape}", flush=True)
+    phantom = clinical_phantom(small=args.small)
     env = {**os.environ, "FRACTURELAB_GC_TASK": "spine"}
     env.pop("FRACTURELAB_GC_MODEL", None)
     model_args = [] if args.model is None else ["--model", str(args.model)]

@@ -22,7 +22,7 @@ import numpy as np
 from fracturelab.spine.levels import parse_level_range
 from fracturelab.spine.overview import render_overview
 from fracturelab.spine.pipeline import analyze, load_inputs
-from fracturelab.synth import make_spine_phantom, parse_fractures
+from fracturelab.synth import SpinePhantom, make_spine_phantom, parse_fractures
 
 
 def _timed(function, repeats):
@@ -34,12 +34,12 @@ def _timed(function, repeats):
     return statistics.median(times), result
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--small", action="store_true", help="256 x 256 x 200 voxels, T11-L5")
-    parser.add_argument("--repeats", type=int, default=3)
-    args = parser.parse_args()
-    if args.small:
+def clinical_phantom(*, small: bool = False) -> SpinePhantom:
+    """The timing phantom: 512 x 512 x 400 voxels of 0.8 x 0.8 x 1 mm, T1-L5, 3 fractures.
+
+    ``small``: 256 x 256 x 200 voxels of 1 mm, T11-L5, 2 fractures. Prints what it builds.
+    """
+    if small:
         shape, spacing, levels = (256, 256, 200), (1.0, 1.0, 1.0), "T11-L5"
         fractures = "T12:3:crush,L2:1:biconcave"
     else:
@@ -54,7 +54,16 @@ def main() -> None:
         spacing_mm=spacing,
         fov_mm=fov,
     )
-    print(f"  built in {time.perf_counter() - start:.1f} s; CT {phantom.ct.shape}")
+    print(f"  built in {time.perf_counter() - start:.1f} s; CT {phantom.ct.shape}", flush=True)
+    return phantom
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--small", action="store_true", help="256 x 256 x 200 voxels, T11-L5")
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    phantom = clinical_phantom(small=args.small)
     with tempfile.TemporaryDirectory() as folder:
         paths = phantom.save(folder)
         load_s, (ct, labels) = _timed(

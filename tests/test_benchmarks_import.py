@@ -17,8 +17,10 @@ def test_benchmark_script_imports(script: Path) -> None:
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses look their module up there
+    sys.path.insert(0, str(script.parent))  # as `python benchmarks/x.py`: they import each other
     try:
         spec.loader.exec_module(module)  # the scripts run only under __main__
     finally:
         sys.modules.pop(spec.name, None)
+        sys.path.remove(str(script.parent))
     assert callable(getattr(module, "main", None)), f"{script.name} has no main()"
